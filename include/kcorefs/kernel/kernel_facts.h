@@ -1,0 +1,68 @@
+// KernelFacts: what the views need to know about the kernel behind a memory map, derived
+// from VMCOREINFO, the source's own headers (hints) and, where neither says, the page
+// tables.
+#ifndef KCOREFS_KERNEL_KERNEL_FACTS_H_
+#define KCOREFS_KERNEL_KERNEL_FACTS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kcorefs/kernel/arch.h"
+#include "kcorefs/kernel/vmcoreinfo.h"
+#include "kcorefs/mem/memory_map.h"
+
+namespace kcorefs::kernel {
+
+// A virtual range of the kernel image and where it sits physically.
+struct ImageRange {
+  uint64_t vaddr = 0;
+  uint64_t paddr = 0;
+  uint64_t size = 0;
+};
+
+// What a backend learned from its source's own format, before any derivation.
+struct KernelHints {
+  const ArchInfo* arch = nullptr;
+  std::optional<std::string> vmcoreinfo;  // the source's VMCOREINFO text, if it has one
+  std::string vmcoreinfo_origin;          // where that text came from, for `info`
+  std::optional<uint64_t> direct_map_base;  // from PT_LOADs (p_vaddr - p_paddr)
+  std::optional<ImageRange> image;          // the source's kernel-image segment
+  // Per-CPU NT_PRSTATUS descriptors holding real registers, in CPU order.
+  std::vector<std::string> prstatus;
+};
+
+struct KernelFacts {
+  const ArchInfo* arch = nullptr;
+  Vmcoreinfo vmcoreinfo;               // as served: the kernel's text plus derived keys
+  std::string vmcoreinfo_origin;       // "source note", "--vmcoreinfo FILE", "scan at 0x…"
+  std::string osrelease;
+  uint64_t kaslr_offset = 0;           // KERNELOFFSET
+  int64_t phys_base = 0;               // NUMBER(phys_base), may be negative
+  bool five_level = false;
+  ImageRange image;                    // the kernel image at its runtime address
+  uint64_t direct_map_base = 0;        // page_offset_base
+  std::string direct_map_origin;       // "vmcoreinfo", "source PT_LOADs", "page tables"
+  std::vector<std::string> prstatus;
+  std::vector<std::string> warnings;   // shown at mount and by `info`
+
+  // The kernel image's link-time address (runtime minus KERNELOFFSET).
+  uint64_t image_link_vaddr() const { return image.vaddr - kaslr_offset; }
+};
+
+struct DeriveOptions {
+  // Text of `--vmcoreinfo FILE`; overrides the source's note.
+  std::optional<std::string> vmcoreinfo_override;
+  std::string vmcoreinfo_override_name;
+};
+
+// Derives the facts. Fails with a message that says what is missing and what to do
+// (`--vmcoreinfo FILE`) when VMCOREINFO cannot be found or lacks required keys.
+absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const KernelHints& hints,
+                                              const DeriveOptions& options);
+
+}  // namespace kcorefs::kernel
+
+#endif  // KCOREFS_KERNEL_KERNEL_FACTS_H_

@@ -1,0 +1,204 @@
+#include "absl/strings/string_view.h"
+#include "backends/common/elf_core.h"
+
+#include <elf.h>
+#include <gelf.h>
+#include <libelf.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "kcorefs/base/checked_math.h"
+#include "kcorefs/base/errors.h"
+#include "kcorefs/base/status_macros.h"
+#include "kcorefs/kernel/vmcoreinfo.h"
+
+namespace kcorefs::backends {
+namespace {
+
+using base::Hex;
+using mem::kNoAddr;
+
+// A note segment larger than this is not a kernel's (a few KiB per CPU plus VMCOREINFO).
+constexpr uint64_t kMaxNotesSize = 64ull << 20;
+// More program headers than this is not a kernel core we can serve in memory.
+constexpr size_t kMaxPhdrs = 4u << 20;
+
+struct ElfCloser {
+  void operator()(Elf* e) const { elf_end(e); }
+};
+using ElfPtr = std::unique_ptr<Elf, ElfCloser>;
+
+absl::Status ElfError(const std::string& path, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": ", what, ": ", elf_errmsg(-1),
+                   " (is this an ELF core? kcorefs reads kdump vmcores, /proc/kcore copies "
+                   "and QEMU dump-guest-memory ELF output)"));
+}
+
+bool AllZero(absl::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
+struct Classified {
+  std::vector<mem::Segment> ram;
+  std::vector<mem::Segment> image;  // kernel-image segments (also physical)
+  std::vector<mem::Segment> virt;
+};
+
+// Adds the notes of one PT_NOTE to the hints.
+absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_view bytes,
+                       ElfCoreContents& out) {
+  auto notes = kernel::ParseNotes(bytes);
+  if (!notes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": PT_NOTE at file offset ", Hex(offset), ": ", notes.status().message()));
+  }
+  const kernel::ArchInfo& arch = *out.hints.arch;
+  for (kernel::Note& n : *notes) {
+    if (n.name == "VMCOREINFO" && n.type == 0) {
+      out.hints.vmcoreinfo = std::move(n.desc);
+      out.hints.vmcoreinfo_origin = absl::StrCat("VMCOREINFO note of ", path);
+    } else if (n.name == "CORE" && n.type == NT_PRSTATUS) {
+      // /proc/kcore writes an all-zero PRSTATUS; QEMU and kdump write real registers.
+      // Only real ones are passed on (crash and drgn apply them to tasks).
+      if (n.desc.size() == arch.prstatus_size &&
+          !AllZero(absl::string_view(n.desc).substr(arch.prstatus_reg_offset, arch.prstatus_reg_size))) {
+        out.hints.prstatus.push_back(std::move(n.desc));
+      }
+    } else if (n.name == "CORE" && n.type == NT_TASKSTRUCT) {
+      out.has_taskstruct = true;
+    }
+    // "QEMU" CPU-state notes, PRPSINFO and others are dropped: crash switches to a
+    // heuristic mode on "QEMU" and misreads NT_TASKSTRUCT.
+  }
+  return absl::OkStatus();
+}
+
+// Sorts one PT_LOAD into RAM, kernel image or virtual-only, clamping it to the file.
+void Classify(const std::string& path, size_t index, const GElf_Phdr& ph, uint64_t file_size,
+              const std::shared_ptr<io::FileByteSource>& file, const kernel::ArchInfo& arch,
+              Classified& c, ElfCoreContents& out) {
+  uint64_t data = ph.p_filesz;
+  if (ph.p_offset >= file_size) {
+    data = 0;
+  } else if (!base::RangeWithin(ph.p_offset, ph.p_filesz, file_size)) {
+    data = file_size - ph.p_offset;
+  }
+  if (data < ph.p_filesz) {
+    out.warnings.push_back(absl::StrCat(
+        path, ": PT_LOAD[", index, "] (paddr ", Hex(ph.p_paddr), ", vaddr ", Hex(ph.p_vaddr),
+        ") needs file bytes up to ", Hex(ph.p_offset + ph.p_filesz), " but the file ends at ",
+        Hex(file_size), "; the dump is truncated: serving ", Hex(data),
+        " bytes of it and leaving the rest out"));
+  }
+  // Absent data is left out of the segment rather than shown as zeros.
+  uint64_t size = data < ph.p_filesz ? data : ph.p_memsz;
+  if (size == 0) return;
+  mem::Segment seg{0, size, data, file, ph.p_offset};
+  bool in_image_map = arch.kernel_map_size != 0 && ph.p_vaddr >= arch.kernel_map_start &&
+                      ph.p_vaddr - arch.kernel_map_start < arch.kernel_map_size;
+  if (ph.p_paddr == kNoAddr) {
+    if (ph.p_vaddr == 0) return;
+    seg.start = ph.p_vaddr;
+    c.virt.push_back(seg);
+  } else if (in_image_map) {
+    seg.start = ph.p_paddr;
+    c.image.push_back(seg);
+    if (!out.hints.image.has_value()) out.hints.image = kernel::ImageRange{ph.p_vaddr, ph.p_paddr, size};
+  } else {
+    seg.start = ph.p_paddr;
+    c.ram.push_back(seg);
+    bool direct = ph.p_vaddr != 0 && ph.p_vaddr >= arch.direct_map_min_l5 &&
+                  ph.p_vaddr < arch.kernel_map_start && ph.p_vaddr >= ph.p_paddr;
+    if (direct && !out.hints.direct_map_base.has_value()) {
+      out.hints.direct_map_base = ph.p_vaddr - ph.p_paddr;
+    }
+  }
+}
+
+// Kernel-image segments duplicate RAM in kdump and kcore layouts; they join the physical
+// map only where no RAM segment already covers them.
+std::vector<mem::Segment> MergePhysical(Classified& c) {
+  std::vector<mem::Segment> phys = c.ram;
+  for (const mem::Segment& img : c.image) {
+    bool overlaps = std::any_of(c.ram.begin(), c.ram.end(), [&](const mem::Segment& r) {
+      return img.start < r.end() && r.start < img.end();
+    });
+    if (!overlaps) phys.push_back(img);
+  }
+  return phys;
+}
+
+}  // namespace
+
+absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<io::FileByteSource> file,
+                                            uint64_t file_size) {
+  const std::string& path = file->name();
+  elf_version(EV_CURRENT);
+  ElfPtr elf(elf_begin(file->fd(), ELF_C_READ, nullptr));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return ElfError(path, "not an ELF file");
+  if (gelf_getclass(elf.get()) != ELFCLASS64) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": only 64-bit ELF cores are supported"));
+  }
+  GElf_Ehdr eh;
+  if (!gelf_getehdr(elf.get(), &eh)) return ElfError(path, "cannot read the ELF header");
+  if (eh.e_type != ET_CORE) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ELF type ", eh.e_type,
+                                                   " is not ET_CORE; give a core dump, not a "
+                                                   "vmlinux or program"));
+  }
+  ElfCoreContents out;
+  out.hints.arch = kernel::ArchByMachine(eh.e_machine);
+  if (out.hints.arch == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": ELF machine ", eh.e_machine, " is not supported (x86_64, aarch64)"));
+  }
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf.get(), &phnum) != 0) return ElfError(path, "cannot count program headers");
+  auto table_end = base::CheckedMul(phnum, sizeof(Elf64_Phdr));
+  if (phnum > kMaxPhdrs || !table_end || !base::RangeWithin(eh.e_phoff, *table_end, file_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", phnum, " program headers at offset ", Hex(eh.e_phoff),
+        " do not fit in the file (size ", Hex(file_size), "); the header is corrupt or truncated"));
+  }
+  Classified c;
+  for (size_t i = 0; i < phnum; ++i) {
+    GElf_Phdr ph;
+    if (!gelf_getphdr(elf.get(), static_cast<int>(i), &ph)) {
+      return ElfError(path, absl::StrCat("cannot read program header ", i));
+    }
+    if (ph.p_type == PT_NOTE) {
+      if (ph.p_filesz > kMaxNotesSize || !base::RangeWithin(ph.p_offset, ph.p_filesz, file_size)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": PT_NOTE[", i, "] at offset ", Hex(ph.p_offset), " of size ", Hex(ph.p_filesz),
+            " lies outside the file (size ", Hex(file_size), "); the dump is truncated or corrupt"));
+      }
+      std::string bytes(ph.p_filesz, '\0');
+      KCOREFS_RETURN_IF_ERROR(
+          file->ReadAt(ph.p_offset, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size())));
+      KCOREFS_RETURN_IF_ERROR(TakeNotes(path, ph.p_offset, bytes, out));
+    } else if (ph.p_type == PT_LOAD) {
+      if (ph.p_filesz > ph.p_memsz || !base::CheckedAdd(ph.p_paddr == kNoAddr ? ph.p_vaddr : ph.p_paddr,
+                                                        ph.p_memsz)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": PT_LOAD[", i, "] is absurd (paddr ", Hex(ph.p_paddr), ", vaddr ", Hex(ph.p_vaddr),
+            ", filesz ", Hex(ph.p_filesz), ", memsz ", Hex(ph.p_memsz), "); the header is corrupt"));
+      }
+      Classify(path, i, ph, file_size, file, *out.hints.arch, c, out);
+    }
+  }
+  auto map = mem::MemoryMap::Create(MergePhysical(c), std::move(c.virt));
+  if (!map.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", map.status().message(), "; the dump's program headers are corrupt"));
+  }
+  out.map = std::move(*map);
+  if (out.map.physical().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no PT_LOAD holds physical memory"));
+  }
+  return out;
+}
+
+}  // namespace kcorefs::backends

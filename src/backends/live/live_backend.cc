@@ -1,0 +1,159 @@
+#include "absl/strings/string_view.h"
+#include "backends/live/live_backend.h"
+
+#include <ctime>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "backends/common/elf_core.h"
+#include "backends/common/snapshot_builder.h"
+#include "kcorefs/base/errors.h"
+#include "kcorefs/base/log.h"
+#include "kcorefs/base/status_macros.h"
+
+namespace kcorefs::backends {
+namespace {
+
+using base::Hex;
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// /proc/kcore: its st_size changes with memory hotplug (fs/proc/kcore.c recomputes the
+// header on a kclist change), so a changed size means a new layout and a new epoch.
+class KcoreLiveBackend final : public Backend {
+ public:
+  KcoreLiveBackend(std::string path, std::shared_ptr<io::FileByteSource> file,
+                   BackendOptions options)
+      : path_(std::move(path)), file_(std::move(file)), options_(std::move(options)) {}
+
+  absl::string_view name() const override { return "live"; }
+  const std::string& source() const override { return path_; }
+  bool live() const override { return true; }
+  uint64_t bytes_read() const override { return file_->bytes_read(); }
+
+  absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override {
+    KCOREFS_ASSIGN_OR_RETURN(uint64_t size, file_->Stat());
+    absl::MutexLock lock(&mu_);
+    if (snap_ != nullptr && size == size_) return snap_;
+    if (snap_ != nullptr) {
+      base::LogInfo(absl::StrCat(path_, " changed size (", size_, " -> ", size,
+                                 "): re-reading its layout"));
+    }
+    KCOREFS_ASSIGN_OR_RETURN(ElfCoreContents core, ReadElfCore(file_, size));
+    uint64_t epoch = snap_ == nullptr ? 1 : snap_->epoch + 1;
+    KCOREFS_ASSIGN_OR_RETURN(snap_, BuildSnapshot(path_, std::move(core.map), core.hints,
+                                                  std::move(core.warnings), options_, epoch, Now()));
+    size_ = size;
+    return snap_;
+  }
+
+ private:
+  std::string path_;
+  std::shared_ptr<io::FileByteSource> file_;
+  BackendOptions options_;
+  absl::Mutex mu_;
+  uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const Snapshot> snap_ ABSL_GUARDED_BY(mu_);
+};
+
+// A physical-memory device: the file offset is the physical address.
+class PhysLiveBackend final : public Backend {
+ public:
+  PhysLiveBackend(std::string path, std::shared_ptr<io::FileByteSource> dev,
+                  std::shared_ptr<const Snapshot> snap)
+      : path_(std::move(path)), dev_(std::move(dev)), snap_(std::move(snap)) {}
+  absl::string_view name() const override { return "live"; }
+  const std::string& source() const override { return path_; }
+  bool live() const override { return true; }
+  uint64_t bytes_read() const override { return dev_->bytes_read(); }
+  absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override { return snap_; }
+
+ private:
+  std::string path_;
+  std::shared_ptr<io::FileByteSource> dev_;
+  std::shared_ptr<const Snapshot> snap_;
+};
+
+// /sys/kernel/vmcoreinfo holds "PADDR SIZE" (hex) of the kernel's vmcoreinfo_note.
+absl::StatusOr<std::string> ReadVmcoreinfoViaSysfs(const mem::MemoryMap& map) {
+  const std::string sysfs = "/sys/kernel/vmcoreinfo";
+  KCOREFS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(sysfs));
+  std::vector<std::string> parts = absl::StrSplit(absl::StripAsciiWhitespace(text), ' ',
+                                                  absl::SkipEmpty());
+  uint64_t paddr = 0, size = 0;
+  if (parts.size() != 2 || !absl::SimpleHexAtoi(parts[0], &paddr) ||
+      !absl::SimpleHexAtoi(parts[1], &size) || size > (1 << 16) || size < 24) {
+    return absl::InvalidArgumentError(absl::StrCat(sysfs, ": unexpected contents \"", text, "\""));
+  }
+  std::string note(size, '\0');
+  KCOREFS_RETURN_IF_ERROR(
+      map.ReadPhys(paddr, absl::MakeSpan(reinterpret_cast<uint8_t*>(note.data()), size)));
+  KCOREFS_ASSIGN_OR_RETURN(auto notes, kernel::ParseNotes(note));
+  for (kernel::Note& n : notes) {
+    if (n.name == "VMCOREINFO" && n.type == 0) return std::move(n.desc);
+  }
+  return absl::NotFoundError(absl::StrCat("no VMCOREINFO note at physical ", Hex(paddr)));
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> OpenPhysDevice(const std::string& path,
+                                                        const BackendOptions& options) {
+  KCOREFS_ASSIGN_OR_RETURN(auto dev, io::FileByteSource::Open(path));
+  KCOREFS_ASSIGN_OR_RETURN(std::string iomem, ReadSmallFile("/proc/iomem"));
+  KCOREFS_ASSIGN_OR_RETURN(auto ranges, ParseIomemSystemRam(iomem));
+  std::vector<mem::Segment> segs;
+  for (const IomemRange& r : ranges) {
+    uint64_t size = r.last - r.first + 1;
+    segs.push_back(mem::Segment{r.first, size, size, dev, r.first});
+  }
+  KCOREFS_ASSIGN_OR_RETURN(mem::MemoryMap map, mem::MemoryMap::Create(std::move(segs), {}));
+  kernel::KernelHints hints;
+  hints.arch = kernel::ArchByName("x86_64");
+  auto text = ReadVmcoreinfoViaSysfs(map);
+  if (text.ok()) {
+    hints.vmcoreinfo = std::move(*text);
+    hints.vmcoreinfo_origin = "/sys/kernel/vmcoreinfo";
+  } else {
+    base::LogWarning(absl::StrCat("cannot read VMCOREINFO through /sys/kernel/vmcoreinfo: ",
+                                  text.status().message(), "; scanning memory instead"));
+  }
+  KCOREFS_ASSIGN_OR_RETURN(auto snap, BuildSnapshot(path, std::move(map), hints, {}, options, 1, Now()));
+  return std::unique_ptr<Backend>(new PhysLiveBackend(path, std::move(dev), std::move(snap)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<IomemRange>> ParseIomemSystemRam(absl::string_view text) {
+  std::vector<IomemRange> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (line.empty() || line[0] == ' ') continue;  // nested resources are parts of a parent
+    size_t colon = line.find(" : ");
+    if (colon == absl::string_view::npos || line.substr(colon + 3) != "System RAM") continue;
+    std::vector<absl::string_view> ends = absl::StrSplit(line.substr(0, colon), '-');
+    IomemRange r;
+    if (ends.size() != 2 || !absl::SimpleHexAtoi(ends[0], &r.first) ||
+        !absl::SimpleHexAtoi(ends[1], &r.last) || r.last < r.first) {
+      return absl::InvalidArgumentError(absl::StrCat("/proc/iomem: cannot parse \"", line, "\""));
+    }
+    if (r.first == 0 && r.last == 0) {
+      return absl::PermissionDeniedError(
+          "/proc/iomem shows zero addresses: run as root (CAP_SYS_ADMIN) to read RAM ranges");
+    }
+    out.push_back(r);
+  }
+  if (out.empty()) return absl::NotFoundError("/proc/iomem lists no System RAM");
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> OpenLiveBackend(const std::string& path,
+                                                         const BackendOptions& options) {
+  if (path == "/dev/mem" || path == "/dev/crash") return OpenPhysDevice(path, options);
+  KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
+  auto backend = std::make_unique<KcoreLiveBackend>(path, std::move(file), options);
+  KCOREFS_RETURN_IF_ERROR(backend->Current().status());
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace kcorefs::backends

@@ -1,0 +1,170 @@
+#include <fcntl.h>
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "kcorefs/base/errors.h"
+#include "kcorefs/base/log.h"
+#include "kcorefs/base/unique_fd.h"
+#include "kcorefs/elf/core_view.h"
+
+namespace kcorefs::cli {
+namespace {
+
+constexpr char kExportUsage[] =
+    "usage: kcorefs export [options] SOURCE --view VIEW -o FILE|-\n"
+    "\n"
+    "Writes one view (vmcore, kcore or vmcoreinfo) of SOURCE to FILE, or to stdout with -.\n"
+    "Gaps stay holes in FILE (a kcore-layout file is sparse). A progress bar is shown\n"
+    "when stderr is a terminal.\n"
+    "\n"
+    "      --view VIEW         vmcore (default), kcore or vmcoreinfo\n"
+    "  -o, --output FILE       where to write (required)\n"
+    "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
+    "  -h, --help              this text\n";
+
+constexpr size_t kChunk = 1 << 20;
+
+absl::Status WriteAll(int fd, const uint8_t* p, size_t n, uint64_t offset, bool seekable) {
+  while (n > 0) {
+    ssize_t w = seekable ? ::pwrite(fd, p, n, static_cast<off_t>(offset)) : ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return base::ErrnoError(errno, absl::StrCat("write at offset ", base::Hex(offset)));
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+class Progress {
+ public:
+  Progress(uint64_t total) : total_(total), tty_(isatty(STDERR_FILENO)) {}
+  void Update(uint64_t done) {
+    if (!tty_ || total_ == 0) return;
+    int pct = static_cast<int>(done * 100 / total_);
+    if (pct == last_) return;
+    last_ = pct;
+    int bars = pct / 4;
+    std::fprintf(stderr, "\r[%-25.*s] %3d%% %llu MiB", bars, "#########################", pct,
+                 static_cast<unsigned long long>(done >> 20));
+  }
+  ~Progress() {
+    if (tty_ && last_ >= 0) std::fputc('\n', stderr);
+  }
+
+ private:
+  uint64_t total_;
+  bool tty_;
+  int last_ = -1;
+};
+
+// Copies the view's extents; the bytes between them are never written, so a regular
+// output file keeps them as holes. A pipe gets the zeros written out.
+absl::Status Export(const elf::CoreView& view, int fd, bool seekable) {
+  std::vector<uint8_t> buf(kChunk);
+  uint64_t data_total = 0;
+  for (const elf::Extent& e : view.extents()) data_total += e.length;
+  Progress progress(data_total);
+  uint64_t done = 0;
+  uint64_t pos = 0;  // next byte a pipe expects
+  for (const elf::Extent& e : view.extents()) {
+    if (!seekable) {
+      std::memset(buf.data(), 0, kChunk);
+      while (pos < e.offset) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, e.offset - pos));
+        if (auto s = WriteAll(fd, buf.data(), n, pos, false); !s.ok()) return s;
+        pos += n;
+      }
+    }
+    for (uint64_t off = 0; off < e.length; off += kChunk) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, e.length - off));
+      auto got = view.ReadAt(e.offset + off, absl::MakeSpan(buf.data(), n));
+      if (!got.ok()) return got.status();
+      if (auto s = WriteAll(fd, buf.data(), n, e.offset + off, seekable); !s.ok()) return s;
+      done += n;
+      progress.Update(done);
+    }
+    pos = e.end();
+  }
+  if (seekable) {
+    if (::ftruncate(fd, static_cast<off_t>(view.size())) != 0) {
+      return base::ErrnoError(errno, "set the output file's size");
+    }
+  } else {
+    std::memset(buf.data(), 0, kChunk);
+    while (pos < view.size()) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, view.size() - pos));
+      if (auto s = WriteAll(fd, buf.data(), n, pos, false); !s.ok()) return s;
+      pos += n;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int ExportCommand(int argc, char** argv) {
+  static const struct option kLong[] = {
+      {"view", required_argument, nullptr, 'w'}, {"output", required_argument, nullptr, 'o'},
+      {"vmcoreinfo", required_argument, nullptr, 'V'}, {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0}};
+  std::string view_name = "vmcore", output;
+  std::optional<std::string> vmcoreinfo;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "o:h", kLong, nullptr)) != -1) {
+    switch (c) {
+      case 'w': view_name = optarg; break;
+      case 'o': output = optarg; break;
+      case 'V': vmcoreinfo = optarg; break;
+      case 'h': std::fputs(kExportUsage, stdout); return 0;
+      default: std::fputs(kExportUsage, stderr); return 2;
+    }
+  }
+  auto kind = elf::ViewByName(view_name);
+  if (argc - optind != 1 || output.empty() || !kind) {
+    std::fputs(kExportUsage, stderr);
+    return 2;
+  }
+  auto backend = OpenSource(argv[optind], vmcoreinfo);
+  if (!backend.ok()) {
+    base::LogError(std::string(backend.status().message()));
+    return 1;
+  }
+  auto snap = (*backend)->Current();
+  absl::StatusOr<std::shared_ptr<const elf::CoreView>> view =
+      snap.ok() ? elf::CoreView::Build(*kind, *snap) : snap.status();
+  if (!view.ok()) {
+    base::LogError(std::string(view.status().message()));
+    return 1;
+  }
+  for (const std::string& w : (*snap)->warnings) base::LogWarning(w);
+  for (const std::string& w : (*view)->warnings()) base::LogWarning(w);
+  bool to_stdout = output == "-";
+  base::UniqueFd out(to_stdout ? ::dup(STDOUT_FILENO)
+                               : ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out.valid()) {
+    base::LogError(absl::StrCat("cannot open ", output, ": ", std::strerror(errno)));
+    return 1;
+  }
+  bool seekable = !to_stdout || ::lseek(out.get(), 0, SEEK_CUR) >= 0;
+  if (to_stdout) seekable = false;  // stdout may be a pipe even when lseek works on it
+  absl::Status s = Export(**view, out.get(), seekable);
+  if (!s.ok()) {
+    base::LogError(absl::StrCat("export to ", output, " failed: ", s.message()));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace kcorefs::cli

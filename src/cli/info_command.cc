@@ -1,0 +1,164 @@
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "backends/common/snapshot_builder.h"
+#include "cli/commands.h"
+#include "kcorefs/base/errors.h"
+#include "kcorefs/base/log.h"
+
+namespace kcorefs::cli {
+namespace {
+
+using base::Hex;
+
+constexpr char kInfoUsage[] =
+    "usage: kcorefs info [--json] SOURCE|MOUNTPOINT\n"
+    "\n"
+    "Describes SOURCE: architecture, kernel release, KASLR offset, phys_base, direct-map\n"
+    "base, kernel image, segments, notes and where VMCOREINFO came from. Given a kcorefs\n"
+    "mount point, prints the mount's counters (its stats file).\n"
+    "\n"
+    "      --json              machine-readable output\n"
+    "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
+    "  -h, --help              this text\n";
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out + "\"";
+}
+
+void PrintText(const backends::Backend& b, const backends::Snapshot& s) {
+  const kernel::KernelFacts& f = s.facts;
+  std::printf("source:           %s (backend %s%s)\n", b.source().c_str(),
+              std::string(b.name()).c_str(), b.live() ? ", live" : "");
+  std::printf("arch:             %s\n", std::string(f.arch->name).c_str());
+  std::printf("release:          %s\n", f.osrelease.c_str());
+  std::printf("kaslr offset:     %s\n", Hex(f.kaslr_offset).c_str());
+  std::printf("phys_base:        %s\n", Hex(static_cast<uint64_t>(f.phys_base)).c_str());
+  std::printf("paging levels:    %d\n", f.five_level ? 5 : 4);
+  std::printf("direct-map base:  %s (from %s)\n", Hex(f.direct_map_base).c_str(),
+              f.direct_map_origin.c_str());
+  std::printf("kernel image:     vaddr %s paddr %s size %s (link-time vaddr %s)\n",
+              Hex(f.image.vaddr).c_str(), Hex(f.image.paddr).c_str(), Hex(f.image.size).c_str(),
+              Hex(f.image_link_vaddr()).c_str());
+  std::printf("vmcoreinfo:       from %s\n", f.vmcoreinfo_origin.c_str());
+  std::printf("notes:            VMCOREINFO, %zu NT_PRSTATUS\n", f.prstatus.size());
+  std::printf("physical memory:  %zu segments, %s bytes\n", s.map.physical().size(),
+              Hex(s.map.TotalPhysBytes()).c_str());
+  for (const mem::Segment& seg : s.map.physical()) {
+    std::printf("  phys [%s, %s)%s\n", Hex(seg.start).c_str(), Hex(seg.end()).c_str(),
+                seg.data_size < seg.size ? " (zero tail)" : "");
+  }
+  for (const mem::Segment& seg : s.map.virtual_only()) {
+    std::printf("  virt [%s, %s)\n", Hex(seg.start).c_str(), Hex(seg.end()).c_str());
+  }
+  for (const std::string& w : s.warnings) std::printf("warning:          %s\n", w.c_str());
+}
+
+void PrintJson(const backends::Backend& b, const backends::Snapshot& s) {
+  const kernel::KernelFacts& f = s.facts;
+  std::string out = "{";
+  absl::StrAppend(&out, "\"source\":", JsonString(b.source()), ",\"backend\":", JsonString(b.name()),
+                  ",\"live\":", b.live() ? "true" : "false", ",\"arch\":", JsonString(f.arch->name),
+                  ",\"release\":", JsonString(f.osrelease),
+                  ",\"kaslr_offset\":", JsonString(Hex(f.kaslr_offset)),
+                  ",\"phys_base\":", JsonString(Hex(static_cast<uint64_t>(f.phys_base))),
+                  ",\"paging_levels\":", f.five_level ? 5 : 4,
+                  ",\"direct_map_base\":", JsonString(Hex(f.direct_map_base)),
+                  ",\"direct_map_origin\":", JsonString(f.direct_map_origin),
+                  ",\"image\":{\"vaddr\":", JsonString(Hex(f.image.vaddr)),
+                  ",\"paddr\":", JsonString(Hex(f.image.paddr)), ",\"size\":", JsonString(Hex(f.image.size)),
+                  ",\"link_vaddr\":", JsonString(Hex(f.image_link_vaddr())), "}",
+                  ",\"vmcoreinfo_origin\":", JsonString(f.vmcoreinfo_origin),
+                  ",\"prstatus_notes\":", f.prstatus.size(), ",\"segments\":[");
+  bool first = true;
+  for (const mem::Segment& seg : s.map.physical()) {
+    absl::StrAppend(&out, first ? "" : ",", "{\"paddr\":", JsonString(Hex(seg.start)),
+                    ",\"size\":", JsonString(Hex(seg.size)), ",\"data_size\":", JsonString(Hex(seg.data_size)), "}");
+    first = false;
+  }
+  for (const mem::Segment& seg : s.map.virtual_only()) {
+    absl::StrAppend(&out, first ? "" : ",", "{\"vaddr\":", JsonString(Hex(seg.start)),
+                    ",\"size\":", JsonString(Hex(seg.size)), "}");
+    first = false;
+  }
+  absl::StrAppend(&out, "],\"warnings\":[");
+  first = true;
+  for (const std::string& w : s.warnings) {
+    absl::StrAppend(&out, first ? "" : ",", JsonString(w));
+    first = false;
+  }
+  absl::StrAppend(&out, "]}\n");
+  std::fputs(out.c_str(), stdout);
+}
+
+}  // namespace
+
+int InfoCommand(int argc, char** argv) {
+  static const struct option kLong[] = {{"json", no_argument, nullptr, 'j'},
+                                        {"vmcoreinfo", required_argument, nullptr, 'V'},
+                                        {"help", no_argument, nullptr, 'h'},
+                                        {nullptr, 0, nullptr, 0}};
+  bool json = false;
+  std::optional<std::string> vmcoreinfo;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
+    switch (c) {
+      case 'j': json = true; break;
+      case 'V': vmcoreinfo = optarg; break;
+      case 'h': std::fputs(kInfoUsage, stdout); return 0;
+      default: std::fputs(kInfoUsage, stderr); return 2;
+    }
+  }
+  if (argc - optind != 1) {
+    std::fputs(kInfoUsage, stderr);
+    return 2;
+  }
+  std::string source = argv[optind];
+  struct stat st;
+  if (::stat(source.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    auto stats = backends::ReadSmallFile(source + "/stats");
+    if (!stats.ok()) {
+      base::LogError(absl::StrCat(source, " is a directory but not a kcorefs mount: ",
+                                  stats.status().message()));
+      return 1;
+    }
+    std::fputs(stats->c_str(), stdout);
+    return 0;
+  }
+  auto backend = OpenSource(source, vmcoreinfo);
+  if (!backend.ok()) {
+    base::LogError(std::string(backend.status().message()));
+    return 1;
+  }
+  auto snap = (*backend)->Current();
+  if (!snap.ok()) {
+    base::LogError(std::string(snap.status().message()));
+    return 1;
+  }
+  if (json) {
+    PrintJson(**backend, **snap);
+  } else {
+    PrintText(**backend, **snap);
+  }
+  return 0;
+}
+
+}  // namespace kcorefs::cli

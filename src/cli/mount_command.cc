@@ -1,0 +1,102 @@
+#include <getopt.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/commands.h"
+#include "fuse/mount.h"
+#include "kcorefs/base/log.h"
+
+namespace kcorefs::cli {
+namespace {
+
+constexpr char kMountUsage[] =
+    "usage: kcorefs mount [options] SOURCE MOUNTPOINT\n"
+    "\n"
+    "Serves SOURCE's memory as MOUNTPOINT/vmcore (kdump layout: crash, makedumpfile, drgn),\n"
+    "MOUNTPOINT/kcore (/proc/kcore layout: gdb, drgn), MOUNTPOINT/vmcoreinfo and\n"
+    "MOUNTPOINT/stats. Unmount with `fusermount3 -u MOUNTPOINT` or SIGINT/SIGTERM.\n"
+    "\n"
+    "  -f, --foreground        stay in the foreground (default: detach, log to syslog)\n"
+    "  -d, --debug             print every FUSE request (implies -f)\n"
+    "  -s, --single-thread     serve one request at a time\n"
+    "  -o OPT[,OPT...]         allow_other, uid=N, gid=N, mode=OCTAL (default 0400)\n"
+    "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
+    "  -v, --verbose           more diagnostics\n"
+    "  -h, --help              this text\n";
+
+bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts) {
+  for (absl::string_view o : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    uint32_t n;
+    if (o == "allow_other") {
+      opts.allow_other = true;
+    } else if (o == "ro" || o == "default_permissions") {
+      // always on
+    } else if (absl::StartsWith(o, "uid=") && absl::SimpleAtoi(o.substr(4), &n)) {
+      opts.uid = n;
+    } else if (absl::StartsWith(o, "gid=") && absl::SimpleAtoi(o.substr(4), &n)) {
+      opts.gid = n;
+    } else if (absl::StartsWith(o, "mode=")) {
+      char* end = nullptr;
+      std::string v(o.substr(5));
+      unsigned long m = std::strtoul(v.c_str(), &end, 8);
+      if (v.empty() || *end != '\0' || m > 0777) {
+        std::fprintf(stderr, "kcorefs mount: bad mode \"%s\" (an octal number such as 0440)\n", v.c_str());
+        return false;
+      }
+      opts.mode = static_cast<mode_t>(m & 0444);  // the files are read-only
+    } else {
+      std::fprintf(stderr, "kcorefs mount: unknown option \"%.*s\" (see kcorefs mount --help)\n",
+                   static_cast<int>(o.size()), o.data());
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int MountCommand(int argc, char** argv) {
+  static const struct option kLong[] = {
+      {"foreground", no_argument, nullptr, 'f'}, {"debug", no_argument, nullptr, 'd'},
+      {"single-thread", no_argument, nullptr, 's'}, {"verbose", no_argument, nullptr, 'v'},
+      {"vmcoreinfo", required_argument, nullptr, 'V'}, {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0}};
+  fuse::MountOptions opts;
+  std::optional<std::string> vmcoreinfo;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "fdsvo:h", kLong, nullptr)) != -1) {
+    switch (c) {
+      case 'f': opts.foreground = true; break;
+      case 'd': opts.debug = opts.foreground = true; break;
+      case 's': opts.single_thread = true; break;
+      case 'v': base::SetVerbose(true); break;
+      case 'V': vmcoreinfo = optarg; break;
+      case 'o':
+        if (!ParseMountOpts(optarg, opts)) return 2;
+        break;
+      case 'h': std::fputs(kMountUsage, stdout); return 0;
+      default: std::fputs(kMountUsage, stderr); return 2;
+    }
+  }
+  if (argc - optind != 2) {
+    std::fputs(kMountUsage, stderr);
+    return 2;
+  }
+  std::string source = argv[optind];
+  opts.mountpoint = argv[optind + 1];
+  auto backend = OpenSource(source, vmcoreinfo);
+  if (!backend.ok()) {
+    base::LogError(std::string(backend.status().message()));
+    return 1;
+  }
+  return fuse::RunMount(std::move(*backend), opts);
+}
+
+}  // namespace kcorefs::cli

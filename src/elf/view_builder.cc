@@ -1,0 +1,272 @@
+#include "elf/view_builder.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "elf/elf_writer.h"
+#include "kcorefs/base/checked_math.h"
+#include "kcorefs/base/errors.h"
+#include "kcorefs/kernel/vmcoreinfo.h"
+
+namespace kcorefs::elf {
+namespace {
+
+using base::AlignUp;
+using base::Hex;
+
+// A run of physically contiguous segments served as one PT_LOAD. Only a segment whose
+// bytes are all backed may be followed by another in the same run, since a PT_LOAD has
+// one zero tail (p_filesz < p_memsz) at its end.
+struct Run {
+  size_t first;  // index into map.physical()
+  size_t count;
+  uint64_t start;
+  uint64_t size;
+  uint64_t data_size;
+};
+
+std::vector<Run> PhysicalRuns(const std::vector<mem::Segment>& segs) {
+  std::vector<Run> runs;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const mem::Segment& s = segs[i];
+    if (!runs.empty()) {
+      Run& r = runs.back();
+      if (r.data_size == r.size && r.start + r.size == s.start) {
+        r.count++;
+        r.size += s.size;
+        r.data_size += s.data_size;
+        continue;
+      }
+    }
+    runs.push_back(Run{i, 1, s.start, s.size, s.data_size});
+  }
+  return runs;
+}
+
+Elf64_Phdr Load(uint64_t offset, uint64_t vaddr, uint64_t paddr, uint64_t filesz, uint64_t memsz,
+                uint64_t align) {
+  Elf64_Phdr ph{};
+  ph.p_type = PT_LOAD;
+  ph.p_flags = PF_R | PF_W | PF_X;
+  ph.p_offset = offset;
+  ph.p_vaddr = vaddr;
+  ph.p_paddr = paddr;
+  ph.p_filesz = filesz;
+  ph.p_memsz = memsz;
+  ph.p_align = align;
+  return ph;
+}
+
+bool Overlaps(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
+  return a < b + b_size && b < a + a_size;
+}
+
+}  // namespace
+
+ViewBuilder::ViewBuilder(ViewKind kind, std::shared_ptr<const backends::Snapshot> snapshot)
+    : view_(new CoreView()), snap_(*snapshot), page_(snapshot->facts.arch->page_size) {
+  view_->kind_ = kind;
+  view_->snapshot_ = std::move(snapshot);
+}
+
+absl::StatusOr<std::shared_ptr<const CoreView>> ViewBuilder::Build() {
+  switch (view_->kind_) {
+    case ViewKind::kVmcore: BuildVmcore(); break;
+    case ViewKind::kKcore: BuildKcore(); break;
+    case ViewKind::kVmcoreinfo: BuildVmcoreinfo(); break;
+  }
+  return std::shared_ptr<const CoreView>(std::move(view_));
+}
+
+std::string ViewBuilder::Notes() const {
+  std::vector<kernel::Note> notes;
+  for (const std::string& pr : snap_.facts.prstatus) notes.push_back({"CORE", NT_PRSTATUS, pr});
+  notes.push_back({"VMCOREINFO", 0, snap_.facts.vmcoreinfo.text()});
+  return kernel::SerializeNotes(notes);
+}
+
+void ViewBuilder::AddExtent(uint64_t offset, uint64_t length, const io::ByteSource* source,
+                            uint64_t source_offset) {
+  if (length == 0 || source == nullptr) return;  // zeros: a gap reads as zeros
+  auto& ex = view_->extents_;
+  if (!ex.empty()) {
+    Extent& last = ex.back();
+    if (last.source == source && last.end() == offset &&
+        last.source_offset + last.length == source_offset) {
+      last.length += length;
+      return;
+    }
+  }
+  ex.push_back(Extent{offset, length, source, source_offset});
+}
+
+uint64_t ViewBuilder::AddPhysical(uint64_t offset, uint64_t paddr, uint64_t size) {
+  const mem::MemoryMap& map = snap_.map;
+  uint64_t placed = 0;
+  while (placed < size) {
+    uint64_t at = paddr + placed;
+    int i = map.FindPhys(at);
+    if (i < 0) break;
+    const mem::Segment& s = map.physical()[i];
+    uint64_t n = std::min(size - placed, s.end() - at);
+    uint64_t in_seg = at - s.start;
+    if (in_seg < s.data_size) {
+      AddExtent(offset + placed, std::min(n, s.data_size - in_seg), s.source.get(),
+                s.source_offset + in_seg);
+    }
+    placed += n;
+  }
+  return placed;
+}
+
+void ViewBuilder::Finish(std::vector<Elf64_Phdr> phdrs, const std::string& notes) {
+  uint64_t table = HeaderTableSize(phdrs.size());
+  phdrs[0].p_offset = table;
+  std::string header = WriteCoreHeader(snap_.facts.arch->e_machine, phdrs, notes);
+  view_->header_ = std::make_shared<io::BufferByteSource>(
+      absl::StrCat(ViewName(view_->kind_), " header"), std::move(header));
+  auto& ex = view_->extents_;
+  std::sort(ex.begin(), ex.end(), [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
+  ex.insert(ex.begin(), Extent{0, view_->header_->size(), view_->header_.get(), 0});
+  // Real kernels never give two segments the same file bytes, but a corrupt source could;
+  // the earlier extent wins so ReadAt's binary search stays valid.
+  std::vector<Extent> kept;
+  kept.reserve(ex.size());
+  for (Extent e : ex) {
+    if (!kept.empty() && e.offset < kept.back().end()) {
+      uint64_t cut = kept.back().end() - e.offset;
+      if (cut >= e.length) continue;
+      e.offset += cut;
+      e.source_offset += cut;
+      e.length -= cut;
+    }
+    kept.push_back(e);
+  }
+  if (kept.size() != ex.size()) {
+    view_->warnings_.push_back(absl::StrCat(ViewName(view_->kind_), ": ", ex.size() - kept.size(),
+                                            " overlapping extents were dropped"));
+  }
+  ex = std::move(kept);
+  uint64_t size = view_->header_->size();
+  for (const Elf64_Phdr& ph : phdrs) size = std::max(size, ph.p_offset + ph.p_filesz);
+  view_->size_ = size;
+}
+
+// kdump / /proc/vmcore shape: [Ehdr][PT_NOTE][PT_LOAD image][PT_LOAD RAM...] notes, then
+// dense page-aligned data. Every PT_LOAD has p_align 0 (crash classifies the file KDUMP
+// by the first PT_LOAD's p_align), RAM p_vaddr = direct-map base + paddr (makedumpfile's
+// page_offset, drgn), the image first (crash's and makedumpfile's phys_base fallback).
+void ViewBuilder::BuildVmcore() {
+  const kernel::KernelFacts& f = snap_.facts;
+  std::vector<Run> runs = PhysicalRuns(snap_.map.physical());
+  std::string notes = Notes();
+  std::vector<Elf64_Phdr> phdrs;
+  phdrs.reserve(runs.size() + 2);
+  Elf64_Phdr note{};
+  note.p_type = PT_NOTE;
+  note.p_filesz = note.p_memsz = notes.size();
+  note.p_align = 4;  // gdb rejects 8 and 4096; drgn and eu-readelf misparse 8
+  phdrs.push_back(note);
+  size_t phnum = runs.size() + 2;
+  uint64_t cursor = AlignUp(HeaderTableSize(phnum) + notes.size(), page_);
+
+  uint64_t image_size = AddPhysical(cursor, f.image.paddr, f.image.size);
+  if (image_size < f.image.size) {
+    view_->warnings_.push_back(absl::StrCat("vmcore: kernel image segment cut to ", Hex(image_size),
+                                            " bytes: physical ", Hex(f.image.paddr + image_size),
+                                            " is not in the source"));
+  }
+  // A PT_LOAD of size 0 is still emitted so the image stays first; crash and makedumpfile
+  // then fall back to NUMBER(phys_base).
+  phdrs.push_back(Load(image_size ? cursor : page_, f.image.vaddr, f.image.paddr, image_size,
+                       image_size, 0));
+  cursor = AlignUp(cursor + image_size, page_);
+
+  for (const Run& r : runs) {
+    // Keep each segment's offset congruent to its address modulo the page size so that
+    // makedumpfile can mmap() it.
+    uint64_t offset = AlignUp(cursor, page_) + r.start % page_;
+    for (size_t i = r.first; i < r.first + r.count; ++i) {
+      const mem::Segment& s = snap_.map.physical()[i];
+      AddExtent(offset + (s.start - r.start), s.data_size, s.source.get(), s.source_offset);
+    }
+    phdrs.push_back(Load(offset, f.direct_map_base + r.start, r.start, r.data_size, r.size, 0));
+    cursor = offset + r.data_size;
+  }
+  Finish(std::move(phdrs), notes);
+}
+
+// /proc/kcore shape at runtime addresses: sparse, p_offset = vaddr - direct-map base +
+// data offset, p_align = page size, non-physical segments with p_paddr = -1 ahead of RAM.
+// The image is mapped again at its link-time address so gdb reads runtime values through
+// vmlinux's own symbols.
+void ViewBuilder::BuildKcore() {
+  const kernel::KernelFacts& f = snap_.facts;
+  const uint64_t dm = f.direct_map_base;
+  std::string notes = Notes();
+
+  bool alias = f.kaslr_offset != 0;
+  uint64_t link = f.image_link_vaddr();
+  if (alias && Overlaps(link, f.image.size, f.image.vaddr, f.image.size)) {
+    alias = false;
+    view_->warnings_.push_back(absl::StrCat(
+        "kcore: the kernel image's link-time range [", Hex(link), ", +", Hex(f.image.size),
+        ") overlaps its runtime range, so it is not mapped twice; in gdb use: symbol-file -o ",
+        Hex(f.kaslr_offset), " vmlinux"));
+  }
+  std::vector<const mem::Segment*> virt;
+  for (const mem::Segment& s : snap_.map.virtual_only()) {
+    if (s.start < dm) {
+      view_->warnings_.push_back(absl::StrCat("kcore: virtual segment at ", Hex(s.start),
+                                              " lies below the direct map and is left out"));
+      continue;
+    }
+    if (alias && Overlaps(link, f.image.size, s.start, s.size)) {
+      alias = false;
+      view_->warnings_.push_back(absl::StrCat(
+          "kcore: the kernel image's link-time range overlaps the segment at ", Hex(s.start),
+          "; in gdb use: symbol-file -o ", Hex(f.kaslr_offset), " vmlinux"));
+    }
+    virt.push_back(&s);
+  }
+  size_t phnum = 2 + (alias ? 1 : 0) + virt.size() + snap_.map.physical().size();
+  uint64_t data = AlignUp(HeaderTableSize(phnum) + notes.size(), page_);
+  auto offset_of = [&](uint64_t vaddr) { return vaddr - dm + data; };
+
+  std::vector<Elf64_Phdr> phdrs;
+  phdrs.reserve(phnum);
+  Elf64_Phdr note{};
+  note.p_type = PT_NOTE;
+  note.p_filesz = note.p_memsz = notes.size();
+  note.p_align = 4;
+  phdrs.push_back(note);
+
+  uint64_t image = AddPhysical(offset_of(f.image.vaddr), f.image.paddr, f.image.size);
+  phdrs.push_back(Load(offset_of(f.image.vaddr), f.image.vaddr, f.image.paddr, image, image, page_));
+  if (alias) {
+    AddPhysical(offset_of(link), f.image.paddr, image);
+    phdrs.push_back(Load(offset_of(link), link, mem::kNoAddr, image, image, page_));
+  }
+  for (const mem::Segment* s : virt) {
+    AddExtent(offset_of(s->start), s->data_size, s->source.get(), s->source_offset);
+    phdrs.push_back(Load(offset_of(s->start), s->start, mem::kNoAddr, s->size, s->size, page_));
+  }
+  for (const mem::Segment& s : snap_.map.physical()) {
+    uint64_t va = dm + s.start;
+    AddExtent(offset_of(va), s.data_size, s.source.get(), s.source_offset);
+    phdrs.push_back(Load(offset_of(va), va, s.start, s.size, s.size, page_));
+  }
+  Finish(std::move(phdrs), notes);
+}
+
+void ViewBuilder::BuildVmcoreinfo() {
+  view_->header_ = std::make_shared<io::BufferByteSource>("vmcoreinfo", "");
+  const std::string& text = snap_.facts.vmcoreinfo.text();
+  auto buf = std::make_shared<io::BufferByteSource>("vmcoreinfo", text);
+  // The text lives in the header slot so the view owns it.
+  view_->header_ = buf;
+  view_->extents_.push_back(Extent{0, buf->size(), buf.get(), 0});
+  view_->size_ = buf->size();
+}
+
+}  // namespace kcorefs::elf

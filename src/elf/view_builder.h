@@ -1,0 +1,42 @@
+// Builds a CoreView's header and extent table for one layout. The layout rules are those of
+// research/core_consumers.md §7–§8; each choice below says which consumer needs it.
+#ifndef KCOREFS_ELF_VIEW_BUILDER_H_
+#define KCOREFS_ELF_VIEW_BUILDER_H_
+
+#include <elf.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kcorefs/elf/core_view.h"
+
+namespace kcorefs::elf {
+
+class ViewBuilder {
+ public:
+  ViewBuilder(ViewKind kind, std::shared_ptr<const backends::Snapshot> snapshot);
+  absl::StatusOr<std::shared_ptr<const CoreView>> Build();
+
+ private:
+  void BuildVmcore();
+  void BuildKcore();
+  void BuildVmcoreinfo();
+  // The merged note segment: real per-CPU NT_PRSTATUS in CPU order, then VMCOREINFO.
+  std::string Notes() const;
+  // Adds extents serving physical [paddr, paddr + size) at file `offset`; stops at the
+  // first byte the map does not hold and returns how many bytes were placed.
+  uint64_t AddPhysical(uint64_t offset, uint64_t paddr, uint64_t size);
+  void AddExtent(uint64_t offset, uint64_t length, const io::ByteSource* source,
+                 uint64_t source_offset);
+  // Writes the header (phdrs[0] is the PT_NOTE, its offset set here) and finalises.
+  void Finish(std::vector<Elf64_Phdr> phdrs, const std::string& notes);
+
+  std::unique_ptr<CoreView> view_;
+  const backends::Snapshot& snap_;
+  uint64_t page_;
+};
+
+}  // namespace kcorefs::elf
+
+#endif  // KCOREFS_ELF_VIEW_BUILDER_H_

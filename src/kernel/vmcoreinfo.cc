@@ -1,0 +1,173 @@
+#include "absl/strings/string_view.h"
+#include "kcorefs/kernel/vmcoreinfo.h"
+
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "kcorefs/base/checked_math.h"
+#include "kcorefs/base/errors.h"
+#include "kcorefs/base/status_macros.h"
+
+namespace kcorefs::kernel {
+namespace {
+
+using base::Hex;
+
+// VMCOREINFO_BYTES in the kernel is one page; a note larger than that is not the kernel's.
+constexpr uint32_t kMaxVmcoreinfoSize = 1 << 16;
+
+bool Printable(absl::string_view text) {
+  for (unsigned char c : text) {
+    if (c == '\n' || c == '\t') continue;
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+uint32_t Le32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+}  // namespace
+
+absl::StatusOr<Vmcoreinfo> Vmcoreinfo::Parse(absl::string_view text) {
+  // The kernel's buffer is NUL-padded; stop at the first NUL.
+  text = text.substr(0, text.find('\0'));
+  if (text.empty()) return absl::InvalidArgumentError("VMCOREINFO is empty");
+  if (!Printable(text)) return absl::InvalidArgumentError("VMCOREINFO holds non-text bytes");
+  Vmcoreinfo v;
+  v.text_ = std::string(text);
+  if (v.text_.back() != '\n') v.text_.push_back('\n');
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(v.text_, '\n', absl::SkipEmpty())) {
+    ++line_no;
+    size_t eq = line.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VMCOREINFO line ", line_no, " is not key=value: \"", line, "\""));
+    }
+    // The first value wins, as in crash and makedumpfile.
+    v.values_.try_emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+  }
+  return v;
+}
+
+std::optional<std::string> Vmcoreinfo::Get(absl::string_view key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<int64_t> Vmcoreinfo::GetDecimal(absl::string_view key) const {
+  auto s = Get(key);
+  int64_t v;
+  if (!s || !absl::SimpleAtoi(*s, &v)) return std::nullopt;
+  return v;
+}
+
+std::optional<uint64_t> Vmcoreinfo::GetHex(absl::string_view key) const {
+  auto s = Get(key);
+  uint64_t v;
+  if (!s || !absl::SimpleHexAtoi(*s, &v)) return std::nullopt;
+  return v;
+}
+
+std::vector<std::string> Vmcoreinfo::Missing(const std::vector<std::string>& required) const {
+  std::vector<std::string> out;
+  for (const std::string& k : required) {
+    if (!Has(k)) out.push_back(k);
+  }
+  return out;
+}
+
+void Vmcoreinfo::AppendIfMissing(absl::string_view key, absl::string_view value) {
+  if (Has(key)) return;
+  absl::StrAppend(&text_, key, "=", value, "\n");
+  values_.emplace(std::string(key), std::string(value));
+}
+
+const std::vector<std::string>& RequiredVmcoreinfoKeys() {
+  static const auto* keys = new std::vector<std::string>{
+      "OSRELEASE", "PAGESIZE", "SYMBOL(swapper_pg_dir)", "SYMBOL(init_top_pgt)",
+      "NUMBER(phys_base)", "KERNELOFFSET"};
+  return *keys;
+}
+
+absl::StatusOr<std::vector<Note>> ParseNotes(absl::string_view notes) {
+  std::vector<Note> out;
+  uint64_t off = 0;
+  while (off + 12 <= notes.size()) {
+    uint32_t namesz = Le32(notes.data() + off);
+    uint32_t descsz = Le32(notes.data() + off + 4);
+    uint32_t type = Le32(notes.data() + off + 8);
+    if (namesz == 0 && descsz == 0 && type == 0) break;  // padding, as in /proc/vmcore
+    uint64_t name_off = off + 12;
+    uint64_t desc_off = name_off + base::AlignUp(namesz, 4);
+    uint64_t next = desc_off + base::AlignUp(descsz, 4);
+    if (next > notes.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("note at offset ", Hex(off), " (namesz ",
+                                                     namesz, ", descsz ", descsz,
+                                                     ") runs past the end of the note segment"));
+    }
+    Note n;
+    n.name = std::string(notes.substr(name_off, namesz));
+    while (!n.name.empty() && n.name.back() == '\0') n.name.pop_back();
+    n.type = type;
+    n.desc = std::string(notes.substr(desc_off, descsz));
+    out.push_back(std::move(n));
+    off = next;
+  }
+  return out;
+}
+
+std::string SerializeNotes(const std::vector<Note>& notes) {
+  std::string out;
+  for (const Note& n : notes) {
+    uint32_t hdr[3] = {static_cast<uint32_t>(n.name.size() + 1),
+                       static_cast<uint32_t>(n.desc.size()), n.type};
+    out.append(reinterpret_cast<const char*>(hdr), sizeof(hdr));
+    out.append(n.name);
+    out.push_back('\0');
+    out.resize(base::AlignUp(out.size(), 4), '\0');
+    out.append(n.desc);
+    out.resize(base::AlignUp(out.size(), 4), '\0');
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ScanForVmcoreinfo(const mem::MemoryMap& map, uint64_t page_size,
+                                              uint64_t* found_at) {
+  static constexpr char kName[] = "VMCOREINFO";  // 10 chars + NUL = namesz 11
+  static constexpr char kFirstKey[] = "OSRELEASE=";
+  // Header (12) + name padded to 12 + the first key.
+  uint8_t head[12 + 12 + sizeof(kFirstKey) - 1];
+  for (const mem::Segment& seg : map.physical()) {
+    uint64_t first = base::AlignUp(seg.start, page_size);
+    uint64_t data_end = seg.start + seg.data_size;
+    for (uint64_t pa = first; pa + sizeof(head) <= data_end; pa += page_size) {
+      if (!map.ReadPhys(pa, absl::MakeSpan(head)).ok()) continue;
+      const char* h = reinterpret_cast<const char*>(head);
+      if (Le32(h) != 11 || Le32(h + 8) != 0) continue;
+      if (std::memcmp(h + 12, kName, sizeof(kName)) != 0) continue;
+      if (std::memcmp(h + 24, kFirstKey, sizeof(kFirstKey) - 1) != 0) continue;
+      uint32_t descsz = Le32(h + 4);
+      if (descsz == 0 || descsz > kMaxVmcoreinfoSize) continue;
+      std::string text(descsz, '\0');
+      if (!map.ReadPhys(pa + 24, absl::MakeSpan(reinterpret_cast<uint8_t*>(text.data()), descsz))
+               .ok()) {
+        continue;
+      }
+      auto parsed = Vmcoreinfo::Parse(text);
+      if (!parsed.ok()) continue;
+      *found_at = pa;
+      return parsed->text();
+    }
+  }
+  return absl::NotFoundError("no VMCOREINFO note found in physical memory");
+}
+
+}  // namespace kcorefs::kernel
