@@ -31,8 +31,10 @@ struct ElfCloser {
 using ElfPtr = std::unique_ptr<Elf, ElfCloser>;
 
 absl::Status ElfError(const std::string& path, absl::string_view what) {
+  int err = elf_errno();
+  const char* detail = err != 0 ? elf_errmsg(err) : nullptr;
   return absl::InvalidArgumentError(
-      absl::StrCat(path, ": ", what, ": ", elf_errmsg(-1),
+      absl::StrCat(path, ": ", what, detail ? absl::StrCat(" (", detail, ")") : "",
                    " (is this an ELF core? kcorefs reads kdump vmcores, /proc/kcore copies "
                    "and QEMU dump-guest-memory ELF output)"));
 }
