@@ -27,6 +27,7 @@ constexpr ArchInfo kArches[] = {
         .prstatus_pid_offset = 32,
         .prstatus_reg_offset = 112,
         .prstatus_reg_size = 27 * 8,
+        .max_phys_bits = 52,
         .has_page_table_walker = true,
     },
     {
@@ -44,6 +45,7 @@ constexpr ArchInfo kArches[] = {
         .prstatus_pid_offset = 32,
         .prstatus_reg_offset = 112,
         .prstatus_reg_size = 34 * 8,
+        .max_phys_bits = 52,
         .has_page_table_walker = false,
     },
 };

@@ -26,6 +26,9 @@ struct ArchInfo {
   size_t prstatus_pid_offset;
   size_t prstatus_reg_offset;
   size_t prstatus_reg_size;
+  // Physical addresses at or past 2^max_phys_bits cannot exist; a segment claiming them is
+  // a corrupt header.
+  int max_phys_bits;
   bool has_page_table_walker;  // kernel/page_table.h knows this architecture's tables
 };
 

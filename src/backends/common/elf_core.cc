@@ -91,16 +91,23 @@ void Classify(const std::string& path, size_t index, const GElf_Phdr& ph, uint64
   if (data < ph.p_filesz) {
     out.warnings.push_back(absl::StrCat(
         path, ": PT_LOAD[", index, "] (paddr ", Hex(ph.p_paddr), ", vaddr ", Hex(ph.p_vaddr),
-        ") needs file bytes up to ", Hex(ph.p_offset + ph.p_filesz), " but the file ends at ",
-        Hex(file_size), "; the dump is truncated: serving ", Hex(data),
-        " bytes of it and leaving the rest out"));
+        ") has ", Hex(ph.p_filesz), " bytes at file offset ", Hex(ph.p_offset),
+        " but the file ends at ", Hex(file_size), ": the dump is truncated; serving the ",
+        Hex(data), " bytes that exist and leaving the rest out (reads there fail cleanly)"));
+  }
+  bool in_image_map = arch.kernel_map_size != 0 && ph.p_vaddr >= arch.kernel_map_start &&
+                      ph.p_vaddr - arch.kernel_map_start < arch.kernel_map_size;
+  bool direct = ph.p_paddr != kNoAddr && !in_image_map && ph.p_vaddr != 0 &&
+                ph.p_vaddr >= arch.direct_map_min_l5 && ph.p_vaddr < arch.kernel_map_start &&
+                ph.p_vaddr >= ph.p_paddr;
+  // The layout facts in a header hold even when its data is missing.
+  if (direct && !out.hints.direct_map_base.has_value()) {
+    out.hints.direct_map_base = ph.p_vaddr - ph.p_paddr;
   }
   // Absent data is left out of the segment rather than shown as zeros.
   uint64_t size = data < ph.p_filesz ? data : ph.p_memsz;
   if (size == 0) return;
   mem::Segment seg{0, size, data, file, ph.p_offset};
-  bool in_image_map = arch.kernel_map_size != 0 && ph.p_vaddr >= arch.kernel_map_start &&
-                      ph.p_vaddr - arch.kernel_map_start < arch.kernel_map_size;
   if (ph.p_paddr == kNoAddr) {
     if (ph.p_vaddr == 0) return;
     seg.start = ph.p_vaddr;
@@ -112,11 +119,6 @@ void Classify(const std::string& path, size_t index, const GElf_Phdr& ph, uint64
   } else {
     seg.start = ph.p_paddr;
     c.ram.push_back(seg);
-    bool direct = ph.p_vaddr != 0 && ph.p_vaddr >= arch.direct_map_min_l5 &&
-                  ph.p_vaddr < arch.kernel_map_start && ph.p_vaddr >= ph.p_paddr;
-    if (direct && !out.hints.direct_map_base.has_value()) {
-      out.hints.direct_map_base = ph.p_vaddr - ph.p_paddr;
-    }
   }
 }
 
@@ -182,8 +184,10 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<io::FileByteSource> 
           file->ReadAt(ph.p_offset, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size())));
       KCOREFS_RETURN_IF_ERROR(TakeNotes(path, ph.p_offset, bytes, out));
     } else if (ph.p_type == PT_LOAD) {
-      if (ph.p_filesz > ph.p_memsz || !base::CheckedAdd(ph.p_paddr == kNoAddr ? ph.p_vaddr : ph.p_paddr,
-                                                        ph.p_memsz)) {
+      auto end = base::CheckedAdd(ph.p_paddr == kNoAddr ? ph.p_vaddr : ph.p_paddr, ph.p_memsz);
+      bool phys_ok = ph.p_paddr == kNoAddr ||
+                     (end && *end <= (uint64_t{1} << out.hints.arch->max_phys_bits));
+      if (ph.p_filesz > ph.p_memsz || !end || !phys_ok) {
         return absl::InvalidArgumentError(absl::StrCat(
             path, ": PT_LOAD[", i, "] is absurd (paddr ", Hex(ph.p_paddr), ", vaddr ", Hex(ph.p_vaddr),
             ", filesz ", Hex(ph.p_filesz), ", memsz ", Hex(ph.p_memsz), "); the header is corrupt"));

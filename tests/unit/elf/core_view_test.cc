@@ -1,0 +1,156 @@
+#include "kcorefs/elf/core_view.h"
+
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/core_builder.h"
+#include "tests/testing/status_matchers.h"
+
+namespace kcorefs::elf {
+namespace {
+
+using testing::TestKernel;
+
+// The whole view read through ReadAt, parsed back with libelf.
+class ParsedView {
+ public:
+  explicit ParsedView(const CoreView& v) {
+    // Only the header part is materialised; data is checked through ReadAt.
+    bytes_.resize(v.header().size());
+    auto n = v.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes_.data()), bytes_.size()));
+    EXPECT_TRUE(n.ok());
+    elf_version(EV_CURRENT);
+    elf_ = elf_memory(bytes_.data(), bytes_.size());
+  }
+  ~ParsedView() { elf_end(elf_); }
+  size_t phnum() {
+    size_t n = 0;
+    elf_getphdrnum(elf_, &n);
+    return n;
+  }
+  GElf_Phdr phdr(size_t i) {
+    GElf_Phdr p{};
+    gelf_getphdr(elf_, static_cast<int>(i), &p);
+    return p;
+  }
+  GElf_Ehdr ehdr() {
+    GElf_Ehdr e{};
+    gelf_getehdr(elf_, &e);
+    return e;
+  }
+  std::string NoteText() {
+    GElf_Phdr n = phdr(0);
+    return bytes_.substr(n.p_offset, n.p_filesz);
+  }
+
+ private:
+  std::string bytes_;
+  Elf* elf_ = nullptr;
+};
+
+std::string Read(const CoreView& v, uint64_t off, size_t n) {
+  std::string out(n, '\0');
+  auto got = v.ReadAt(off, absl::MakeSpan(reinterpret_cast<uint8_t*>(out.data()), n));
+  EXPECT_TRUE(got.ok()) << got.status();
+  out.resize(got.ok() ? *got : 0);
+  return out;
+}
+
+class CoreViewTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/kcorefs-view-XXXXXX";
+    ASSERT_NE(mkstemp(tmpl), -1);
+    path_ = tmpl;
+    TestKernel::Kdump().WriteTo(path_);
+    auto b = backends::OpenBackend(path_, {});
+    ASSERT_TRUE(b.ok()) << b.status();
+    backend_ = std::move(*b);
+    auto s = backend_->Current();
+    ASSERT_TRUE(s.ok());
+    snap_ = *s;
+  }
+  void TearDown() override { unlink(path_.c_str()); }
+  std::string path_;
+  std::unique_ptr<backends::Backend> backend_;
+  std::shared_ptr<const backends::Snapshot> snap_;
+};
+
+TEST_F(CoreViewTest, VmcoreFollowsTheKdumpRules) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kVmcore, snap_));
+  ParsedView p(*v);
+  EXPECT_EQ(p.ehdr().e_type, ET_CORE);
+  EXPECT_EQ(p.ehdr().e_phoff, 64u);
+  ASSERT_EQ(p.phnum(), 3u);
+  EXPECT_EQ(p.phdr(0).p_type, PT_NOTE);
+  EXPECT_EQ(p.phdr(0).p_align, 4u);
+  GElf_Phdr image = p.phdr(1);
+  EXPECT_EQ(image.p_vaddr, TestKernel::kText);
+  EXPECT_EQ(image.p_paddr, TestKernel::kRamStart);
+  GElf_Phdr ram = p.phdr(2);
+  EXPECT_EQ(ram.p_vaddr, TestKernel::kDirectMap + TestKernel::kRamStart);
+  for (size_t i = 1; i < p.phnum(); ++i) {
+    EXPECT_EQ(p.phdr(i).p_type, PT_LOAD);
+    EXPECT_EQ(p.phdr(i).p_align, 0u);
+    EXPECT_GE(p.phdr(i).p_offset, p.phdr(0).p_offset + p.phdr(0).p_filesz);
+    EXPECT_EQ(p.phdr(i).p_offset % 4096, p.phdr(i).p_paddr % 4096);
+    EXPECT_LE(p.phdr(i).p_offset + p.phdr(i).p_filesz, v->size());
+  }
+  std::string notes = p.NoteText();
+  EXPECT_NE(notes.find("VMCOREINFO"), std::string::npos);
+  EXPECT_NE(notes.find("NUMBER(page_offset_base)=" +
+                       std::to_string(static_cast<int64_t>(TestKernel::kDirectMap))),
+            std::string::npos);
+  // Bytes at a physical address equal the source's, through both segments.
+  EXPECT_EQ(Read(*v, ram.p_offset + 0x3008, 64), TestKernel::Pattern(TestKernel::kRamStart + 0x3008, 64));
+  EXPECT_EQ(Read(*v, image.p_offset + 0x10, 64), TestKernel::Pattern(TestKernel::kRamStart + 0x10, 64));
+}
+
+TEST_F(CoreViewTest, KcoreIsSparseWithALinkTimeAlias) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kKcore, snap_));
+  ParsedView p(*v);
+  ASSERT_EQ(p.phnum(), 4u);
+  GElf_Phdr runtime = p.phdr(1), alias = p.phdr(2), ram = p.phdr(3);
+  EXPECT_EQ(runtime.p_vaddr, TestKernel::kText);
+  EXPECT_EQ(alias.p_vaddr, 0xffffffff81000000ull);
+  EXPECT_EQ(alias.p_paddr, ~0ull);
+  EXPECT_EQ(alias.p_filesz, alias.p_memsz);
+  EXPECT_EQ(runtime.p_offset - ram.p_offset, runtime.p_vaddr - ram.p_vaddr);
+  EXPECT_EQ(ram.p_align, 4096u);
+  EXPECT_EQ(Read(*v, alias.p_offset + 0x40, 32), Read(*v, runtime.p_offset + 0x40, 32));
+  EXPECT_EQ(Read(*v, alias.p_offset + 0x40, 32), TestKernel::Pattern(TestKernel::kRamStart + 0x40, 32));
+  EXPECT_GT(v->size(), 64ull << 40);  // ~100 TiB sparse, like /proc/kcore
+  // Between segments the file reads as zeros.
+  EXPECT_EQ(Read(*v, ram.p_offset + ram.p_filesz + 4096, 8), std::string(8, '\0'));
+}
+
+TEST_F(CoreViewTest, VmcoreinfoViewIsTheServedText) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kVmcoreinfo, snap_));
+  std::string text = Read(*v, 0, v->size());
+  EXPECT_EQ(text, snap_->facts.vmcoreinfo.text());
+  EXPECT_EQ(Read(*v, v->size(), 10), "");
+}
+
+TEST_F(CoreViewTest, ManySegmentsUseExtendedNumbering) {
+  auto zero = std::make_shared<io::BufferByteSource>("z", std::string(4096, 'z'));
+  std::vector<mem::Segment> segs;
+  for (uint64_t i = 0; i < 70000; ++i) segs.push_back({0x100000000ull + i * 8192, 4096, 4096, zero, 0});
+  segs.push_back({TestKernel::kRamStart, TestKernel::kRamSize, 0, nullptr, 0});
+  auto map = mem::MemoryMap::Create(std::move(segs), {});
+  ASSERT_TRUE(map.ok());
+  auto snap = std::make_shared<backends::Snapshot>(*snap_);
+  snap->map = *map;
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kVmcore, snap));
+  ParsedView p(*v);
+  EXPECT_EQ(p.ehdr().e_phnum, PN_XNUM);
+  EXPECT_EQ(p.phnum(), 70003u);
+  GElf_Phdr last = p.phdr(70002);
+  EXPECT_EQ(last.p_paddr, 0x100000000ull + 69999 * 8192);
+  EXPECT_EQ(Read(*v, last.p_offset, 4), "zzzz");
+}
+
+}  // namespace
+}  // namespace kcorefs::elf

@@ -1,0 +1,103 @@
+#include "kcorefs/kernel/kernel_facts.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/core_builder.h"
+#include "tests/testing/page_tables.h"
+#include "tests/testing/status_matchers.h"
+
+namespace kcorefs::kernel {
+namespace {
+
+constexpr uint64_t kTopPaddr = 0x1000;
+constexpr uint64_t kKaslr = 0x1e000000;
+constexpr uint64_t kText = 0xffffffff81000000ull + kKaslr;
+constexpr uint64_t kImagePaddr = 0x200000;
+constexpr int64_t kPhysBase = static_cast<int64_t>(kImagePaddr - 0x1000000 - kKaslr);
+constexpr uint64_t kDirectMap = 0xffffa08000000000ull;
+
+class KernelFactsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ram_.assign(8 << 20, '\0');
+    testing::PageTableBuilder b(&ram_, kTopPaddr, 0x2000);
+    b.Map(kDirectMap, 0, 1ull << 30);
+    b.Map(kText, kImagePaddr, 2 << 20);
+    b.Map(kText + (2 << 20), kImagePaddr + (2 << 20), 2 << 20);
+    auto src = std::make_shared<io::BufferByteSource>("ram", ram_);
+    auto m = mem::MemoryMap::Create({mem::Segment{0, ram_.size(), ram_.size(), src, 0}}, {});
+    ASSERT_TRUE(m.ok());
+    map_ = *m;
+    hints_.arch = &ArchX86_64();
+    uint64_t top_vaddr = 0xffffffff80000000ull + kTopPaddr - static_cast<uint64_t>(kPhysBase);
+    hints_.vmcoreinfo = testing::TestVmcoreinfo(kKaslr, kPhysBase, top_vaddr);
+    hints_.vmcoreinfo_origin = "test";
+  }
+  std::string ram_;
+  mem::MemoryMap map_;
+  KernelHints hints_;
+};
+
+TEST_F(KernelFactsTest, DerivesDirectMapAndImageFromPageTables) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(KernelFacts f, DeriveKernelFacts(map_, hints_, {}));
+  EXPECT_EQ(f.direct_map_base, kDirectMap);
+  EXPECT_EQ(f.direct_map_origin, "page tables");
+  EXPECT_EQ(f.image.vaddr, kText);
+  EXPECT_EQ(f.image.paddr, kImagePaddr);
+  EXPECT_EQ(f.image.size, 4u << 20);
+  EXPECT_EQ(f.image_link_vaddr(), 0xffffffff81000000ull);
+  EXPECT_EQ(f.phys_base, kPhysBase);
+  // Served with the base the kernel does not export, printed as the kernel prints NUMBER().
+  EXPECT_EQ(f.vmcoreinfo.Get("NUMBER(page_offset_base)"),
+            std::to_string(static_cast<int64_t>(kDirectMap)));
+}
+
+TEST_F(KernelFactsTest, HintsFromTheSourceWinOverTheWalk) {
+  hints_.direct_map_base = 0xffff888000000000ull;
+  hints_.image = ImageRange{kText, kImagePaddr, 0x123000};
+  KCOREFS_ASSERT_OK_AND_ASSIGN(KernelFacts f, DeriveKernelFacts(map_, hints_, {}));
+  EXPECT_EQ(f.direct_map_base, 0xffff888000000000ull);
+  EXPECT_EQ(f.direct_map_origin, "source PT_LOADs");
+  EXPECT_EQ(f.image.size, 0x123000u);
+}
+
+TEST_F(KernelFactsTest, MissingKeysAreNamedWithTheFix) {
+  hints_.vmcoreinfo = "OSRELEASE=6.1\nPAGESIZE=4096\n";
+  auto f = DeriveKernelFacts(map_, hints_, {});
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("SYMBOL(init_top_pgt)"), absl::string_view::npos);
+  EXPECT_NE(f.status().message().find("--vmcoreinfo"), absl::string_view::npos);
+}
+
+TEST_F(KernelFactsTest, OverrideReplacesTheSourceText) {
+  DeriveOptions o;
+  o.vmcoreinfo_override = *hints_.vmcoreinfo + "EXTRA=1\n";
+  o.vmcoreinfo_override_name = "/tmp/v";
+  hints_.vmcoreinfo = "garbage";
+  KCOREFS_ASSERT_OK_AND_ASSIGN(KernelFacts f, DeriveKernelFacts(map_, hints_, o));
+  EXPECT_EQ(f.vmcoreinfo.Get("EXTRA"), "1");
+  EXPECT_EQ(f.vmcoreinfo_origin, "--vmcoreinfo /tmp/v");
+}
+
+TEST_F(KernelFactsTest, NoVmcoreinfoAnywhereSaysWhatToDo) {
+  hints_.vmcoreinfo.reset();
+  auto f = DeriveKernelFacts(map_, hints_, {});
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(f.status().message().find("--vmcoreinfo FILE"), absl::string_view::npos);
+}
+
+TEST_F(KernelFactsTest, ScannedNoteIsUsedWhenTheSourceHasNone) {
+  std::string note = testing::Note("VMCOREINFO", 0, *hints_.vmcoreinfo);
+  ram_.replace(0x700000, note.size(), note);
+  auto src = std::make_shared<io::BufferByteSource>("ram", ram_);
+  auto m = mem::MemoryMap::Create({mem::Segment{0, ram_.size(), ram_.size(), src, 0}}, {});
+  ASSERT_TRUE(m.ok());
+  hints_.vmcoreinfo.reset();
+  KCOREFS_ASSERT_OK_AND_ASSIGN(KernelFacts f, DeriveKernelFacts(*m, hints_, {}));
+  EXPECT_NE(f.vmcoreinfo_origin.find("0x700000"), std::string::npos);
+  EXPECT_EQ(f.osrelease, "6.1.0-test-amd64");
+}
+
+}  // namespace
+}  // namespace kcorefs::kernel
