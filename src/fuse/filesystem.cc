@@ -187,8 +187,10 @@ void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
 }
 
 void Init(void* userdata, struct fuse_conn_info* conn) {
-  // Reads of up to 1 MiB per request (libfuse derives max_pages from max_write).
+  // Reads of up to 1 MiB per request: max_read here and as a mount option, max_pages
+  // derived by libfuse from max_write (1 MiB by default).
   conn->max_readahead = 1 << 20;
+  conn->max_read = 1 << 20;  // must match the max_read mount option (fuse_session_new checks)
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
 }
 
