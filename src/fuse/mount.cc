@@ -3,6 +3,8 @@
 #include <fuse_lowlevel.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <string>
 #include <vector>
 
@@ -70,6 +72,11 @@ int RunMount(std::unique_ptr<backends::Backend> backend, const MountOptions& opt
     base::LogError("cannot create the FUSE session (see the message above)");
     return 1;
   }
+  // A shell starts background jobs with SIGINT ignored, and libfuse keeps an ignored
+  // disposition; `kill -INT` must still unmount cleanly, so both stop signals start from
+  // their defaults. (SIGHUP stays as inherited: nohup means it.)
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   if (fuse_set_signal_handlers(se.get()) != 0) {
     base::LogError("cannot install signal handlers");
     return 1;
