@@ -50,6 +50,8 @@ absl::Status Attr(Filesystem* fs, fuse_ino_t ino, struct stat* st) {
   if (ino == kRoot) {
     st->st_mode = S_IFDIR | 0555;
     st->st_nlink = 2;
+    st->st_mtim.tv_sec = fs->mount_time();
+    st->st_ctim = st->st_atim = st->st_mtim;
     return absl::OkStatus();
   }
   if (ino <= kRoot || ino >= kInodeEnd) return absl::NotFoundError("no such inode");
@@ -57,6 +59,8 @@ absl::Status Attr(Filesystem* fs, fuse_ino_t ino, struct stat* st) {
   st->st_nlink = 1;
   if (ino == kStats) {
     st->st_size = static_cast<off_t>(fs->Stats().size());
+    st->st_mtim.tv_sec = time(nullptr);
+    st->st_ctim = st->st_atim = st->st_mtim;
     return absl::OkStatus();
   }
   auto view = fs->View(KindOf(ino));

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <ctime>
+
 #include <array>
 #include <atomic>
 #include <memory>
@@ -28,7 +30,7 @@ struct FileOwnership {
 class Filesystem {
  public:
   Filesystem(std::unique_ptr<backends::Backend> backend, FileOwnership owner)
-      : backend_(std::move(backend)), owner_(owner) {}
+      : backend_(std::move(backend)), owner_(owner), mount_time_(time(nullptr)) {}
 
   // The view for the backend's current epoch, built on first use.
   absl::StatusOr<std::shared_ptr<const elf::CoreView>> View(elf::ViewKind kind);
@@ -37,6 +39,7 @@ class Filesystem {
 
   backends::Backend& backend() { return *backend_; }
   const FileOwnership& owner() const { return owner_; }
+  time_t mount_time() const { return mount_time_; }
   void CountRead(uint64_t bytes) {
     reads_.fetch_add(1, std::memory_order_relaxed);
     bytes_served_.fetch_add(bytes, std::memory_order_relaxed);
@@ -46,6 +49,7 @@ class Filesystem {
  private:
   std::unique_ptr<backends::Backend> backend_;
   FileOwnership owner_;
+  time_t mount_time_;
   absl::Mutex mu_;
   std::array<std::shared_ptr<const elf::CoreView>, 3> views_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> reads_{0};
