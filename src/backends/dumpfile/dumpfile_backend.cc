@@ -6,31 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "backends/common/elf_core.h"
 #include "backends/common/snapshot_builder.h"
+#include "backends/common/static_backend.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
 
 namespace kcorefs::backends {
-namespace {
-
-class DumpfileBackend final : public Backend {
- public:
-  DumpfileBackend(std::string path, std::shared_ptr<io::FileByteSource> file,
-                  std::shared_ptr<const Snapshot> snap)
-      : path_(std::move(path)), file_(std::move(file)), snap_(std::move(snap)) {}
-  absl::string_view name() const override { return "dumpfile"; }
-  const std::string& source() const override { return path_; }
-  bool live() const override { return false; }
-  absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override { return snap_; }
-  uint64_t bytes_read() const override { return file_->bytes_read(); }
-
- private:
-  std::string path_;
-  std::shared_ptr<io::FileByteSource> file_;
-  std::shared_ptr<const Snapshot> snap_;
-};
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<Backend>> OpenDumpfileBackend(const std::string& path,
                                                              const BackendOptions& options) {
   KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
@@ -40,7 +20,8 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenDumpfileBackend(const std::string& 
   KCOREFS_ASSIGN_OR_RETURN(auto snap, BuildSnapshot(path, std::move(core.map), core.hints,
                                                     std::move(core.warnings), options, 1,
                                                     st.st_mtim.tv_sec));
-  return std::unique_ptr<Backend>(new DumpfileBackend(path, std::move(file), std::move(snap)));
+  return std::unique_ptr<Backend>(
+      new StaticBackend("dumpfile", path, /*live=*/false, std::move(file), std::move(snap)));
 }
 
 }  // namespace kcorefs::backends

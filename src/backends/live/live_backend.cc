@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "backends/common/elf_core.h"
 #include "backends/common/snapshot_builder.h"
+#include "backends/common/static_backend.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/log.h"
 #include "kcorefs/base/status_macros.h"
@@ -59,24 +60,6 @@ class KcoreLiveBackend final : public Backend {
   std::shared_ptr<const Snapshot> snap_ ABSL_GUARDED_BY(mu_);
 };
 
-// A physical-memory device: the file offset is the physical address.
-class PhysLiveBackend final : public Backend {
- public:
-  PhysLiveBackend(std::string path, std::shared_ptr<io::FileByteSource> dev,
-                  std::shared_ptr<const Snapshot> snap)
-      : path_(std::move(path)), dev_(std::move(dev)), snap_(std::move(snap)) {}
-  absl::string_view name() const override { return "live"; }
-  const std::string& source() const override { return path_; }
-  bool live() const override { return true; }
-  uint64_t bytes_read() const override { return dev_->bytes_read(); }
-  absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override { return snap_; }
-
- private:
-  std::string path_;
-  std::shared_ptr<io::FileByteSource> dev_;
-  std::shared_ptr<const Snapshot> snap_;
-};
-
 // /sys/kernel/vmcoreinfo holds "PADDR SIZE" (hex) of the kernel's vmcoreinfo_note.
 absl::StatusOr<std::string> ReadVmcoreinfoViaSysfs(const mem::MemoryMap& map) {
   const std::string sysfs = "/sys/kernel/vmcoreinfo";
@@ -120,7 +103,9 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenPhysDevice(const std::string& path,
                                   text.status().message(), "; scanning memory instead"));
   }
   KCOREFS_ASSIGN_OR_RETURN(auto snap, BuildSnapshot(path, std::move(map), hints, {}, options, 1, Now()));
-  return std::unique_ptr<Backend>(new PhysLiveBackend(path, std::move(dev), std::move(snap)));
+  // The RAM ranges are read once; the bytes stay live (direct_io).
+  return std::unique_ptr<Backend>(
+      new StaticBackend("live", path, /*live=*/true, std::move(dev), std::move(snap)));
 }
 
 }  // namespace
