@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `kcorefs info --json` reports the layout of the test kernel (tests/testing/core_builder.h
+# TestKernel): KASLR 0x1e000000, direct map 0xffff9c0000000000, image at _text.
+source "$(dirname "$0")/functions.sh"
+core=$TEST_TMP/core
+"${KCOREFS%/src/cli/kcorefs}/tests/write_test_core" "$core" || fail "cannot write the test core"
+"$KCOREFS" info --json "$core" >"$TEST_TMP/info.json" || fail "info failed"
+/usr/bin/python3 - "$TEST_TMP/info.json" <<'PY' || fail "info --json: $(cat "$TEST_TMP/info.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = {"arch": "x86_64", "release": "6.1.0-test-amd64", "kaslr_offset": "0x1e000000",
+        "direct_map_base": "0xffff9c0000000000", "direct_map_origin": "source PT_LOADs",
+        "backend": "dumpfile", "live": False}
+for k, v in want.items():
+    assert d[k] == v, (k, d[k], v)
+assert d["image"]["vaddr"] == "0xffffffff9f000000", d["image"]
+assert d["image"]["link_vaddr"] == "0xffffffff81000000", d["image"]
+assert d["segments"] == [{"paddr": "0x1000000", "size": "0x400000", "data_size": "0x400000"}], d["segments"]
+assert d["warnings"] == [], d["warnings"]
+PY
+"$KCOREFS" info "$core" | grep -q '^release: *6.1.0-test-amd64$' || fail "text output"
+# Export to a pipe equals the mounted file byte for byte.
+mount_kcorefs "$core" "$TEST_TMP/mp"
+"$KCOREFS" export "$core" --view vmcore -o - | cmp - "$TEST_TMP/mp/vmcore" || fail "export to stdout differs from the mount"
+"$KCOREFS" export "$core" --view vmcoreinfo -o "$TEST_TMP/vi" && cmp "$TEST_TMP/vi" "$TEST_TMP/mp/vmcoreinfo" || fail "vmcoreinfo export"
+if "$KCOREFS" export "$core" --view nosuch -o "$TEST_TMP/x" 2>/dev/null; then fail "bad view accepted"; fi
+echo ok
