@@ -1,0 +1,527 @@
+// The kcorefs benchmark: every figure of docs/performance.md in one run (must run as root:
+// it drops the page cache between passes and mounts FUSE file systems).
+//
+//   kcorefs_bench --kcorefs build-c/src/cli/kcorefs --passthrough build-c/bench/passthrough_ll
+//                 --dir /var/tmp/kcorefs-bench [--ram-mib 1024] [--reps 3] ...
+//
+// What it measures, against the targets of issue 2 ("Performance"):
+//  1. header build of a 100,000-segment source through the library (backends::OpenBackend,
+//     elf::CoreView::Build), its time and the memory it keeps and peaks at;
+//  2. time from starting `kcorefs mount -f` to the first successful stat of MP/vmcore;
+//  3. sequential 1 MiB reads of MP/vmcore (kcorefs over a kdump file) against
+//     MP/data of bench/passthrough_ll over the same file, page cache dropped before each
+//     pass and the backing file then read once so both serve from a warm backing cache
+//     while their own FUSE page cache is cold; plus fully cold passes;
+//  4. random 4 KiB reads (POSIX_FADV_RANDOM, so every read is one FUSE request) p50/p99;
+//  5. open+close and forced getattr (statx AT_STATX_FORCE_SYNC) on a small, a 100k-segment
+//     and a 1 TiB source;
+//  6. daemon VmHWM while serving a 1 TiB sparse source under a random + sequential load.
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "bench/core_gen.h"
+#include "kcorefs/backends/backend.h"
+#include "kcorefs/elf/core_view.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const std::string& msg) {
+  std::fprintf(stderr, "kcorefs_bench: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double Pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+double Median(std::vector<double> v) { return Pct(std::move(v), 50); }
+
+struct Options {
+  std::string kcorefs = "build-c/src/cli/kcorefs";
+  std::string passthrough = "build-c/bench/passthrough_ll";
+  std::string dir = "/var/tmp/kcorefs-bench";
+  uint64_t ram_mib = 1024;
+  uint64_t small_mib = 64;
+  uint64_t segments = 100000;
+  uint64_t sparse_gib = 1024;
+  int reps = 3;
+  int header_reps = 5;
+  int random_reads = 20000;
+  int meta_iters = 20000;
+  int rss_seconds = 10;
+  bool cold = true;  // also run fully cold sequential passes
+};
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) Die(path + ": " + std::strerror(errno));
+  return static_cast<uint64_t>(st.st_size);
+}
+
+void DropCaches() {
+  ::sync();
+  int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY);
+  if (fd < 0 || ::write(fd, "3", 1) != 1) Die("cannot drop caches (run as root)");
+  ::close(fd);
+}
+
+// Reads the whole file with 1 MiB read()s; returns MB/s (10^6 bytes per second).
+double ReadSequential(const std::string& path, uint64_t* bytes_out = nullptr) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) Die(path + ": " + std::strerror(errno));
+  static std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  auto t0 = Clock::now();
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) Die(path + ": read: " + std::strerror(errno));
+    if (n == 0) break;
+    total += static_cast<uint64_t>(n);
+  }
+  double s = Since(t0);
+  ::close(fd);
+  if (bytes_out) *bytes_out = total;
+  return static_cast<double>(total) / s / 1e6;
+}
+
+// Latencies in microseconds of 4 KiB preads at `offsets`, each a page-cache miss.
+std::vector<double> ReadRandom(const std::string& path, const std::vector<uint64_t>& offsets) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) Die(path + ": " + std::strerror(errno));
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+  char buf[4096];
+  std::vector<double> lat;
+  lat.reserve(offsets.size());
+  for (uint64_t off : offsets) {
+    auto t0 = Clock::now();
+    ssize_t n = ::pread(fd, buf, sizeof(buf), static_cast<off_t>(off));
+    double us = Since(t0) * 1e6;
+    if (n != static_cast<ssize_t>(sizeof(buf))) Die(path + ": short random read");
+    lat.push_back(us);
+  }
+  ::close(fd);
+  return lat;
+}
+
+long StatusKb(pid_t pid, const char* key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  size_t klen = std::strlen(key);
+  while (std::getline(f, line)) {
+    if (line.compare(0, klen, key) == 0 && line.size() > klen && line[klen] == ':') {
+      return std::strtol(line.c_str() + klen + 1, nullptr, 10);
+    }
+  }
+  return -1;
+}
+
+void ResetHwm(pid_t pid) {
+  std::ofstream f("/proc/" + std::to_string(pid) + "/clear_refs");
+  f << "5";
+}
+
+// A FUSE daemon started in the foreground, unmounted with fusermount3 -u.
+class Mount {
+ public:
+  Mount(std::string name, std::vector<std::string> argv, std::string mp, std::string file,
+        const std::string& log)
+      : name_(std::move(name)), mp_(std::move(mp)), file_(std::move(file)) {
+    ::mkdir(mp_.c_str(), 0755);
+    auto t0 = Clock::now();
+    pid_ = ::fork();
+    if (pid_ < 0) Die("fork");
+    if (pid_ == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      std::vector<char*> av;
+      for (std::string& a : argv) av.push_back(a.data());
+      av.push_back(nullptr);
+      ::execv(av[0], av.data());
+      _exit(127);
+    }
+    // Ready when MP/FILE stats: the mount point is an empty directory until then.
+    struct stat st;
+    while (::stat(path().c_str(), &st) != 0) {
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        Die(name_ + ": the daemon exited before mounting; see " + log);
+      }
+      if (Since(t0) > 120) Die(name_ + ": not mounted after 120 s");
+      ::usleep(100);
+    }
+    ready_s_ = Since(t0);
+  }
+  ~Mount() {
+    if (pid_ <= 0) return;
+    pid_t p = ::fork();
+    if (p == 0) {
+      ::execlp("fusermount3", "fusermount3", "-u", mp_.c_str(), nullptr);
+      _exit(127);
+    }
+    ::waitpid(p, nullptr, 0);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::string path() const { return mp_ + "/" + file_; }
+  pid_t pid() const { return pid_; }
+  double ready_s() const { return ready_s_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_, mp_, file_;
+  pid_t pid_ = -1;
+  double ready_s_ = 0;
+};
+
+struct MemInfo {
+  uint64_t heap;  // bytes malloc has handed out (arena + mmapped)
+  long rss_kb;
+};
+MemInfo Mem() {
+  struct mallinfo2 mi = ::mallinfo2();
+  return {mi.uordblks + mi.hblkhd, StatusKb(::getpid(), "VmRSS")};
+}
+
+void HeaderBuild(const Options& o, const std::string& label, const std::string& src) {
+  using namespace kcorefs;
+  std::vector<double> open_ms, vm_ms, kc_ms, kept_mib, peak_mib;
+  size_t phnum = 0;
+  for (int rep = 0; rep < o.header_reps; ++rep) {
+    ::malloc_trim(0);
+    MemInfo before = Mem();
+    ResetHwm(::getpid());
+    auto t0 = Clock::now();
+    auto backend = backends::OpenBackend(src, {});
+    if (!backend.ok()) Die(std::string(backend.status().message()));
+    auto snap = (*backend)->Current();
+    if (!snap.ok()) Die(std::string(snap.status().message()));
+    double t_open = Since(t0);
+    auto t1 = Clock::now();
+    auto vm = elf::CoreView::Build(elf::ViewKind::kVmcore, *snap);
+    double t_vm = Since(t1);
+    if (!vm.ok()) Die(std::string(vm.status().message()));
+    auto t2 = Clock::now();
+    auto kc = elf::CoreView::Build(elf::ViewKind::kKcore, *snap);
+    double t_kc = Since(t2);
+    if (!kc.ok()) Die(std::string(kc.status().message()));
+    MemInfo after = Mem();
+    long hwm = StatusKb(::getpid(), "VmHWM");
+    phnum = ((*vm)->header().size() - 64) / 56;
+    open_ms.push_back(t_open * 1e3);
+    vm_ms.push_back(t_vm * 1e3);
+    kc_ms.push_back(t_kc * 1e3);
+    kept_mib.push_back(static_cast<double>(after.heap - before.heap) / (1 << 20));
+    peak_mib.push_back(static_cast<double>(hwm - before.rss_kb) / 1024);
+  }
+  std::printf("header_build source=%s vmcore_phdrs=%zu reps=%d\n", label.c_str(), phnum,
+              o.header_reps);
+  std::printf("  open+snapshot ms: min %.2f median %.2f (first, cold header pages: %.2f)\n",
+              *std::min_element(open_ms.begin(), open_ms.end()), Median(open_ms), open_ms[0]);
+  std::printf("  vmcore view ms:   min %.2f median %.2f\n",
+              *std::min_element(vm_ms.begin(), vm_ms.end()), Median(vm_ms));
+  std::printf("  kcore view ms:    min %.2f median %.2f\n",
+              *std::min_element(kc_ms.begin(), kc_ms.end()), Median(kc_ms));
+  std::printf("  open+snapshot+vmcore ms median %.2f; all three %.2f\n",
+              Median(open_ms) + Median(vm_ms), Median(open_ms) + Median(vm_ms) + Median(kc_ms));
+  std::printf("  heap kept (snapshot + both views) MiB median %.2f; RSS peak over start MiB "
+              "median %.2f\n", Median(kept_mib), Median(peak_mib));
+  // The vmcore header alone: its bytes plus its extent table.
+  std::fflush(stdout);
+}
+
+// Heap kept by the snapshot and by one vmcore view alone, measured separately.
+void HeaderMemoryBreakdown(const std::string& src) {
+  using namespace kcorefs;
+  ::malloc_trim(0);
+  MemInfo m0 = Mem();
+  ResetHwm(::getpid());
+  auto backend = backends::OpenBackend(src, {});
+  if (!backend.ok()) Die(std::string(backend.status().message()));
+  auto snap = *(*backend)->Current();
+  MemInfo m1 = Mem();
+  long hwm1 = StatusKb(::getpid(), "VmHWM");
+  auto vm = elf::CoreView::Build(elf::ViewKind::kVmcore, snap);
+  MemInfo m2 = Mem();
+  long hwm2 = StatusKb(::getpid(), "VmHWM");
+  std::printf("  breakdown: snapshot %.2f MiB (RSS peak +%.2f MiB while parsing), vmcore view "
+              "%.2f MiB (header %.2f MiB + %zu extents), RSS peak over start after the vmcore "
+              "view %.2f MiB\n",
+              static_cast<double>(m1.heap - m0.heap) / (1 << 20),
+              static_cast<double>(hwm1 - m0.rss_kb) / 1024,
+              static_cast<double>(m2.heap - m1.heap) / (1 << 20),
+              static_cast<double>((*vm)->header().size()) / (1 << 20), (*vm)->extents().size(),
+              static_cast<double>(hwm2 - m0.rss_kb) / 1024);
+  std::fflush(stdout);
+}
+
+void Meta(const Mount& m, int iters) {
+  std::vector<double> open_us, stat_us;
+  open_us.reserve(iters);
+  stat_us.reserve(iters);
+  std::string p = m.path();
+  for (int i = 0; i < iters; ++i) {
+    auto t0 = Clock::now();
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    double o = Since(t0) * 1e6;
+    if (fd < 0) Die(p + ": open: " + std::strerror(errno));
+    ::close(fd);
+    struct statx sx;
+    auto t1 = Clock::now();
+    if (::statx(AT_FDCWD, p.c_str(), AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &sx) != 0) {
+      Die(p + ": statx: " + std::strerror(errno));
+    }
+    double s = Since(t1) * 1e6;
+    if (i >= iters / 10) {  // the first tenth warms up
+      open_us.push_back(o);
+      stat_us.push_back(s);
+    }
+  }
+  std::printf("meta %-22s size %15llu: open p50 %6.1f us p99 %6.1f us | getattr (statx "
+              "FORCE_SYNC) p50 %6.1f us p99 %6.1f us\n",
+              m.name().c_str(), static_cast<unsigned long long>(FileSize(p)), Pct(open_us, 50),
+              Pct(open_us, 99), Pct(stat_us, 50), Pct(stat_us, 99));
+  std::fflush(stdout);
+}
+
+void Generate(const std::string& path, const kcorefs::bench::CoreSpec& spec) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    std::printf("reusing %s\n", path.c_str());
+    return;
+  }
+  auto t0 = Clock::now();
+  std::string tmp = path + ".tmp";
+  std::string err = kcorefs::bench::WriteCore(tmp, spec);
+  if (!err.empty()) Die(err);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) Die(path + ": rename");
+  std::printf("generated %s (%llu bytes) in %.1f s\n", path.c_str(),
+              static_cast<unsigned long long>(FileSize(path)), Since(t0));
+  std::fflush(stdout);
+}
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Die("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--kcorefs") o.kcorefs = next();
+    else if (a == "--passthrough") o.passthrough = next();
+    else if (a == "--dir") o.dir = next();
+    else if (a == "--ram-mib") o.ram_mib = std::stoull(next());
+    else if (a == "--segments") o.segments = std::stoull(next());
+    else if (a == "--sparse-gib") o.sparse_gib = std::stoull(next());
+    else if (a == "--reps") o.reps = std::stoi(next());
+    else if (a == "--header-reps") o.header_reps = std::stoi(next());
+    else if (a == "--random-reads") o.random_reads = std::stoi(next());
+    else if (a == "--meta-iters") o.meta_iters = std::stoi(next());
+    else if (a == "--rss-seconds") o.rss_seconds = std::stoi(next());
+    else if (a == "--no-cold") o.cold = false;
+    else {
+      std::fprintf(stderr,
+                   "usage: kcorefs_bench [--kcorefs BIN] [--passthrough BIN] [--dir DIR] "
+                   "[--ram-mib N] [--segments N] [--sparse-gib N] [--reps N] [--header-reps N] "
+                   "[--random-reads N] [--meta-iters N] [--rss-seconds N] [--no-cold]\n");
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kcorefs::bench;
+  Options o = Parse(argc, argv);
+  if (::geteuid() != 0) Die("run as root (drops the page cache, mounts FUSE)");
+  ::mkdir(o.dir.c_str(), 0755);
+  const std::string kdump = o.dir + "/kdump-" + std::to_string(o.ram_mib) + "M.core";
+  const std::string small = o.dir + "/kdump-" + std::to_string(o.small_mib) + "M.core";
+  const std::string segs = o.dir + "/segments-" + std::to_string(o.segments) + ".core";
+  const std::string sparse = o.dir + "/sparse-" + std::to_string(o.sparse_gib) + "G.core";
+  const std::string log = o.dir + "/daemons.log";
+  std::printf("kcorefs_bench: %u CPUs, kcorefs %s, passthrough %s\n",
+              std::thread::hardware_concurrency(), o.kcorefs.c_str(), o.passthrough.c_str());
+  Generate(kdump, KdumpSpec(o.ram_mib << 20));
+  Generate(small, KdumpSpec(o.small_mib << 20));
+  Generate(segs, SegmentsSpec(o.segments));
+  Generate(sparse, SparseSpec(o.sparse_gib << 30));
+
+  // 1. Header build through the library.
+  HeaderBuild(o, "segments", segs);
+  HeaderMemoryBreakdown(segs);
+  HeaderBuild(o, "small", small);
+  HeaderBuild(o, "sparse-1TiB", sparse);
+
+  // 2. Mounts; time to the first stat of MP/vmcore.
+  std::vector<std::unique_ptr<Mount>> mounts;
+  auto kmount = [&](const std::string& name, const std::string& src) {
+    mounts.push_back(std::make_unique<Mount>(
+        name, std::vector<std::string>{o.kcorefs, "mount", "-f", src, o.dir + "/mp-" + name},
+        o.dir + "/mp-" + name, "vmcore", log));
+    std::printf("mount %-22s first stat of vmcore after %.1f ms (process start, parse, 3 views, "
+                "mount)\n", name.c_str(), mounts.back()->ready_s() * 1e3);
+    std::fflush(stdout);
+    return mounts.back().get();
+  };
+  Mount* k_small = kmount("kcorefs-small", small);
+  Mount* k_segs = kmount("kcorefs-segments", segs);
+  Mount* k_sparse = kmount("kcorefs-sparse", sparse);
+  Mount* k_kdump = kmount("kcorefs-kdump", kdump);
+  mounts.push_back(std::make_unique<Mount>(
+      "passthrough-kdump", std::vector<std::string>{o.passthrough, kdump, o.dir + "/mp-passthrough"},
+      o.dir + "/mp-passthrough", "data", log));
+  Mount* p_kdump = mounts.back().get();
+  std::printf("mount %-22s first stat of data after %.1f ms\n", p_kdump->name().c_str(),
+              p_kdump->ready_s() * 1e3);
+
+  // 3. Sequential 1 MiB reads.
+  std::map<std::string, std::vector<double>> seq;
+  uint64_t kbytes = 0, pbytes = 0;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    Mount* order[2] = {k_kdump, p_kdump};
+    if (rep % 2) std::swap(order[0], order[1]);
+    for (Mount* m : order) {
+      DropCaches();
+      seq["backing-cold-pread"].push_back(ReadSequential(kdump));
+      seq["backing-warm-pread"].push_back(ReadSequential(kdump));
+      seq[m->name() + " warm-backing"].push_back(
+          ReadSequential(m->path(), m == k_kdump ? &kbytes : &pbytes));
+      if (o.cold) {
+        DropCaches();
+        seq[m->name() + " cold"].push_back(ReadSequential(m->path()));
+      }
+    }
+  }
+  std::printf("seq_read 1 MiB read()s, %d reps, median MB/s (vmcore %llu bytes, data %llu bytes)\n",
+              o.reps, static_cast<unsigned long long>(kbytes), static_cast<unsigned long long>(pbytes));
+  for (auto& [k, v] : seq) {
+    std::printf("  %-36s median %8.1f  min %8.1f  max %8.1f\n", k.c_str(), Median(v),
+                *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
+  }
+  double ratio = Median(seq["kcorefs-kdump warm-backing"]) / Median(seq["passthrough-kdump warm-backing"]);
+  std::printf("  RATIO kcorefs/passthrough warm-backing: %.3f (target >= 0.90)\n", ratio);
+  if (o.cold) {
+    std::printf("  RATIO kcorefs/passthrough cold:         %.3f\n",
+                Median(seq["kcorefs-kdump cold"]) / Median(seq["passthrough-kdump cold"]));
+  }
+  std::fflush(stdout);
+
+  // 4. Random 4 KiB reads at distinct page offsets, the same ones for both.
+  uint64_t span = std::min(FileSize(k_kdump->path()), FileSize(p_kdump->path())) / 4096;
+  std::mt19937_64 rng(42);
+  std::unordered_set<uint64_t> seen;
+  std::vector<uint64_t> offsets;
+  while (offsets.size() < static_cast<size_t>(o.random_reads)) {
+    uint64_t pg = rng() % span;
+    if (seen.insert(pg).second) offsets.push_back(pg * 4096);
+  }
+  std::map<std::string, std::vector<double>> rnd;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    Mount* order[2] = {k_kdump, p_kdump};
+    if (rep % 2) std::swap(order[0], order[1]);
+    for (Mount* m : order) {
+      DropCaches();
+      ReadSequential(kdump);  // warm backing
+      auto lat = ReadRandom(m->path(), offsets);
+      rnd[m->name() + " p50"].push_back(Pct(lat, 50));
+      rnd[m->name() + " p90"].push_back(Pct(lat, 90));
+      rnd[m->name() + " p99"].push_back(Pct(lat, 99));
+      double sum = 0;
+      for (double x : lat) sum += x;
+      rnd[m->name() + " mean"].push_back(sum / static_cast<double>(lat.size()));
+    }
+  }
+  std::printf("random_read 4 KiB, %d distinct offsets, warm backing, %d reps, median of per-pass "
+              "figures (us)\n", o.random_reads, o.reps);
+  for (auto& [k, v] : rnd) {
+    std::printf("  %-28s %7.1f  (passes:", k.c_str(), Median(v));
+    for (double x : v) std::printf(" %.1f", x);
+    std::printf(")\n");
+  }
+  std::printf("  RATIO kcorefs/passthrough p50: %.3f (target <= 1.2)\n",
+              Median(rnd["kcorefs-kdump p50"]) / Median(rnd["passthrough-kdump p50"]));
+  std::fflush(stdout);
+
+  // 5. open and getattr against the source's size.
+  for (Mount* m : {k_small, k_segs, k_sparse, k_kdump, p_kdump}) Meta(*m, o.meta_iters);
+
+  // 6. Daemon memory while serving the 1 TiB sparse source under load.
+  long rss0 = StatusKb(k_sparse->pid(), "VmRSS");
+  ResetHwm(k_sparse->pid());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> bytes{0};
+  uint64_t vsize = FileSize(k_sparse->path());
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&, t] {
+      int fd = ::open(k_sparse->path().c_str(), O_RDONLY | O_CLOEXEC);
+      if (t > 0) ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+      std::vector<char> buf(1 << 20);
+      std::mt19937_64 r(t);
+      uint64_t off = 0;
+      while (!stop.load()) {
+        uint64_t at = t == 0 ? off : (r() % (vsize >> 20)) << 20;
+        ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(at));
+        if (n <= 0) break;
+        off += static_cast<uint64_t>(n);
+        bytes += static_cast<uint64_t>(n);
+      }
+      ::close(fd);
+    });
+  }
+  long hwm_mid = 0;
+  for (int s = 0; s < o.rss_seconds; ++s) {
+    ::sleep(1);
+    hwm_mid = std::max(hwm_mid, StatusKb(k_sparse->pid(), "VmRSS"));
+  }
+  stop = true;
+  for (std::thread& t : load) t.join();
+  std::printf("rss kcorefs-sparse (%llu-byte vmcore): VmRSS before load %ld KiB, max VmRSS during "
+              "%ld KiB, VmHWM %ld KiB (target <= 65536); load 1 sequential + 3 random 1 MiB "
+              "readers for %d s, %.0f MB read\n",
+              static_cast<unsigned long long>(vsize), rss0, hwm_mid,
+              StatusKb(k_sparse->pid(), "VmHWM"), o.rss_seconds,
+              static_cast<double>(bytes.load()) / 1e6);
+  for (Mount* m : {k_small, k_segs, k_kdump, p_kdump}) {
+    std::printf("rss %-22s VmRSS %ld KiB VmHWM %ld KiB (lifetime, HWM reset only for sparse)\n",
+                m->name().c_str(), StatusKb(m->pid(), "VmRSS"), StatusKb(m->pid(), "VmHWM"));
+  }
+  std::fflush(stdout);
+  mounts.clear();
+  return 0;
+}
