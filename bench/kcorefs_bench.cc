@@ -79,6 +79,7 @@ struct Options {
   int meta_iters = 20000;
   int rss_seconds = 10;
   bool cold = true;  // also run fully cold sequential passes
+  bool header_only = false;
 };
 
 uint64_t FileSize(const std::string& path) {
@@ -238,7 +239,17 @@ void HeaderBuild(const Options& o, const std::string& label, const std::string& 
     if (!kc.ok()) Die(std::string(kc.status().message()));
     MemInfo after = Mem();
     long hwm = StatusKb(::getpid(), "VmHWM");
-    phnum = ((*vm)->header().size() - 64) / 56;
+    const std::string& h = (*vm)->header();
+    uint16_t e_phnum;
+    std::memcpy(&e_phnum, h.data() + 56, 2);  // Elf64_Ehdr.e_phnum
+    phnum = e_phnum;
+    if (e_phnum == 0xffff) {  // PN_XNUM: the count is section header 0's sh_info
+      uint64_t shoff;
+      uint32_t info;
+      std::memcpy(&shoff, h.data() + 40, 8);
+      std::memcpy(&info, h.data() + shoff + 44, 4);
+      phnum = info;
+    }
     open_ms.push_back(t_open * 1e3);
     vm_ms.push_back(t_vm * 1e3);
     kc_ms.push_back(t_kc * 1e3);
@@ -286,7 +297,9 @@ void HeaderMemoryBreakdown(const std::string& src) {
   std::fflush(stdout);
 }
 
-void Meta(const Mount& m, int iters) {
+// One round of `iters` open+close and forced getattr calls on m's file; returns
+// {open p50, open p99, getattr p50, getattr p99} in microseconds.
+std::vector<double> Meta(const Mount& m, int iters) {
   std::vector<double> open_us, stat_us;
   open_us.reserve(iters);
   stat_us.reserve(iters);
@@ -308,11 +321,7 @@ void Meta(const Mount& m, int iters) {
       stat_us.push_back(s);
     }
   }
-  std::printf("meta %-22s size %15llu: open p50 %6.1f us p99 %6.1f us | getattr (statx "
-              "FORCE_SYNC) p50 %6.1f us p99 %6.1f us\n",
-              m.name().c_str(), static_cast<unsigned long long>(FileSize(p)), Pct(open_us, 50),
-              Pct(open_us, 99), Pct(stat_us, 50), Pct(stat_us, 99));
-  std::fflush(stdout);
+  return {Pct(open_us, 50), Pct(open_us, 99), Pct(stat_us, 50), Pct(stat_us, 99)};
 }
 
 void Generate(const std::string& path, const kcorefs::bench::CoreSpec& spec) {
@@ -351,11 +360,12 @@ Options Parse(int argc, char** argv) {
     else if (a == "--meta-iters") o.meta_iters = std::stoi(next());
     else if (a == "--rss-seconds") o.rss_seconds = std::stoi(next());
     else if (a == "--no-cold") o.cold = false;
+    else if (a == "--header-only") o.header_only = true;
     else {
       std::fprintf(stderr,
                    "usage: kcorefs_bench [--kcorefs BIN] [--passthrough BIN] [--dir DIR] "
                    "[--ram-mib N] [--segments N] [--sparse-gib N] [--reps N] [--header-reps N] "
-                   "[--random-reads N] [--meta-iters N] [--rss-seconds N] [--no-cold]\n");
+                   "[--random-reads N] [--meta-iters N] [--rss-seconds N] [--no-cold] [--header-only]\n");
       std::exit(2);
     }
   }
@@ -386,6 +396,7 @@ int main(int argc, char** argv) {
   HeaderMemoryBreakdown(segs);
   HeaderBuild(o, "small", small);
   HeaderBuild(o, "sparse-1TiB", sparse);
+  if (o.header_only) return 0;
 
   // 2. Mounts; time to the first stat of MP/vmcore.
   std::vector<std::unique_ptr<Mount>> mounts;
@@ -478,7 +489,25 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   // 5. open and getattr against the source's size.
-  for (Mount* m : {k_small, k_segs, k_sparse, k_kdump, p_kdump}) Meta(*m, o.meta_iters);
+  // Rounds interleave the mounts so that load from elsewhere on the machine hits them alike.
+  std::vector<Mount*> meta_mounts = {k_small, k_segs, k_sparse, k_kdump, p_kdump};
+  std::map<Mount*, std::vector<std::vector<double>>> meta;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    for (Mount* m : meta_mounts) meta[m].push_back(Meta(*m, o.meta_iters));
+  }
+  std::printf("meta: %d rounds of %d open+close and statx(AT_STATX_FORCE_SYNC) calls, the "
+              "first tenth of each round dropped; median over rounds of each round's p50/p99 (us)\n",
+              o.reps, o.meta_iters);
+  for (Mount* m : meta_mounts) {
+    std::vector<double> f[4];
+    for (const auto& r : meta[m]) {
+      for (int i = 0; i < 4; ++i) f[i].push_back(r[i]);
+    }
+    std::printf("  %-22s size %15llu: open p50 %6.1f p99 %6.1f | getattr p50 %6.1f p99 %6.1f\n",
+                m->name().c_str(), static_cast<unsigned long long>(FileSize(m->path())),
+                Median(f[0]), Median(f[1]), Median(f[2]), Median(f[3]));
+  }
+  std::fflush(stdout);
 
   // 6. Daemon memory while serving the 1 TiB sparse source under load.
   long rss0 = StatusKb(k_sparse->pid(), "VmRSS");
