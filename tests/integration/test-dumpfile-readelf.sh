@@ -23,7 +23,7 @@ import json, struct, sys
 m, mp, src = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 h = lambda s: int(s, 16)
 pob, img = h(m["page_offset_base"]), {k: h(v) for k, v in m["image"].items()}
-ram = [(h(a), h(b)) for a, b in m["ram"]]
+ram = [(h(a), h(b)) for a, b in m.get("source_ram", {}).get(src) or m["ram"]]
 def phdrs(path):
     with open(path, "rb") as f:
         eh = f.read(64)

@@ -22,7 +22,8 @@ The memory image has
 Variants (positional; default: all of them):
   kdump        /proc/vmcore shape: one PT_NOTE (CORE NT_PRSTATUS per CPU + VMCOREINFO),
                the kernel-image PT_LOAD first, RAM PT_LOADs at direct-map vaddrs, p_align 0
-  qemu         QEMU dump-guest-memory shape: p_vaddr 0, p_paddr = phys, per-CPU CORE
+  qemu         QEMU dump-guest-memory shape: RAM blocks from physical 0 (minus the VGA
+               window; see source_ram in the manifest), p_vaddr 0, p_paddr = phys, per-CPU CORE
                NT_PRSTATUS + "QEMU" notes, VMCOREINFO note (none with --no-vmcoreinfo-note;
                then the file is named qemu-novmci.core)
   kcore        /proc/kcore shape: sparse offsets (vaddr - page_offset_base + data offset,
@@ -484,8 +485,13 @@ def write_qemu(path, k, with_vmcoreinfo):
     if with_vmcoreinfo:
         # QEMU's vmcoreinfo device copies the guest's note as it is in guest memory.
         notes += k.mem.read(PA_VMCOREINFO, len(note("VMCOREINFO", 0, k.vmcoreinfo.encode())))
-    loads = [Seg(PT_LOAD, 0, a, b - a, src=a) for a, b in k.ram]
+    loads = [Seg(PT_LOAD, 0, a, b - a, src=a) for a, b in qemu_ram(k)]
     return write_elf(path, k, notes, loads, page_data=False)
+
+
+def qemu_ram(k):
+    """QEMU dumps guest RAM blocks minus MMIO (the VGA window), from physical 0."""
+    return [(0, 0xA0000), (0xC0000, k.ram_size)]
 
 
 def write_kcore(path, k):
@@ -606,6 +612,8 @@ def main():
         "init_top_pgt_paddr": hx(IMAGE_PADDR + OFF_TOP_PGT),
         "image": {key: hx(v) for key, v in k.image().items()},
         "ram": [[hx(a), hx(b)] for a, b in k.ram],
+        # The physical ranges each file holds, where they differ from "ram".
+        "source_ram": {name: [[hx(a), hx(b)] for a, b in qemu_ram(k)] for name in files if name.startswith("qemu")},
         "vmalloc_page": hx(VMALLOC_PAGE),
         "vmcoreinfo_paddr": hx(PA_VMCOREINFO),
         "markers": {name: {"vaddr": hx(m["vaddr"]), "paddr": hx(m["paddr"]), "text": m["text"]}
