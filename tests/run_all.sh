@@ -8,6 +8,7 @@ BUILD=${1:-$SRCDIR/build}
 export SRCDIR KCOREFS="$BUILD/src/cli/kcorefs"
 passed=0
 failed=0
+mounts_before=$(grep ' fuse.kcorefs ' /proc/mounts | sort)
 failures=()
 
 record() {  # record NAME RC
@@ -48,9 +49,10 @@ for dir in integration realkernel; do
 done
 
 # No test may leave a mount behind.
-if grep -q ' fuse.kcorefs ' /proc/mounts; then
+left=$(comm -13 <(echo "$mounts_before") <(grep ' fuse.kcorefs ' /proc/mounts | sort))
+if [ -n "$left" ]; then
   record "no-mounts-left-behind" 1
-  grep ' fuse.kcorefs ' /proc/mounts
+  echo "$left"
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
