@@ -27,6 +27,7 @@ struct Run {
 
 std::vector<Run> PhysicalRuns(const std::vector<mem::Segment>& segs) {
   std::vector<Run> runs;
+  runs.reserve(segs.size());  // no growing copies with 100,000 segments
   for (size_t i = 0; i < segs.size(); ++i) {
     const mem::Segment& s = segs[i];
     if (!runs.empty()) {

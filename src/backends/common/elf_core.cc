@@ -125,9 +125,11 @@ void Classify(const std::string& path, size_t index, const GElf_Phdr& ph, uint64
 // Kernel-image segments duplicate RAM in kdump and kcore layouts; they join the physical
 // map only where no RAM segment already covers them.
 std::vector<mem::Segment> MergePhysical(Classified& c) {
-  std::vector<mem::Segment> phys = c.ram;
+  // Moved, not copied: with 100,000 segments a copy is megabytes of fresh pages.
+  std::vector<mem::Segment> phys = std::move(c.ram);
+  const size_t ram_count = phys.size();
   for (const mem::Segment& img : c.image) {
-    bool overlaps = std::any_of(c.ram.begin(), c.ram.end(), [&](const mem::Segment& r) {
+    bool overlaps = std::any_of(phys.begin(), phys.begin() + ram_count, [&](const mem::Segment& r) {
       return img.start < r.end() && r.start < img.end();
     });
     if (!overlaps) phys.push_back(img);
@@ -168,6 +170,7 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<io::FileByteSource> 
         " do not fit in the file (size ", Hex(file_size), "); the header is corrupt or truncated"));
   }
   Classified c;
+  c.ram.reserve(phnum);  // one allocation instead of log2(phnum) growing copies
   for (size_t i = 0; i < phnum; ++i) {
     GElf_Phdr ph;
     if (!gelf_getphdr(elf.get(), static_cast<int>(i), &ph)) {
