@@ -167,7 +167,10 @@ check_makedumpfile_d31() {
 # kcore-shaped one (a ~100 TiB sparse file) into a tmpfs directory $KCORE_DIR; sets
 # MANIFEST. Call it in the test's own shell (it registers a cleanup).
 make_cores() {
-  CORES=$TEST_TMP/cores
+  if [ -z "${CORES:-}" ]; then
+    CORES=$TEST_TMP/cores
+    cleanup_fn "rm -rf '$CORES'"   # tests/run_all.sh does not remove TEST_TMP
+  fi
   MANIFEST=$CORES/manifest.json
   if [ -z "${KCORE_DIR:-}" ]; then
     KCORE_DIR=$(mktemp -d /dev/shm/kcorefs-test.XXXXXX) || fail "cannot make a tmpfs directory"
