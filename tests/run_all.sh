@@ -40,8 +40,11 @@ for dir in integration realkernel; do
   for t in "$SRCDIR"/tests/$dir/test-*.sh; do
     [ -f "$t" ] || continue
     log=$(mktemp)
-    TEST_TMP=$(mktemp -d /tmp/kcorefs-test.XXXXXX) timeout --kill-after=10 1200 bash "$t" >"$log" 2>&1
+    tmp=$(mktemp -d /tmp/kcorefs-test.XXXXXX)
+    TEST_TMP=$tmp timeout --kill-after=10 1200 bash "$t" >"$log" 2>&1
     rc=$?
+    # --one-file-system: never descend into a mount a failed test left behind.
+    rm -rf --one-file-system "$tmp" 2>/dev/null
     record "$dir/$(basename "$t" .sh)" $rc
     if [ $rc -ne 0 ]; then sed 's/^/    /' "$log" | tail -60; fi
     rm -f "$log"

@@ -28,6 +28,11 @@ constexpr char kInfoUsage[] =
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
     "  -h, --help              this text\n";
 
+// phys_base is signed (the kernel prints it with %ld): "-0x1e000000" rather than 2^64 - x.
+std::string SignedHex(int64_t v) {
+  return v < 0 ? absl::StrCat("-", Hex(0 - static_cast<uint64_t>(v))) : Hex(static_cast<uint64_t>(v));
+}
+
 std::string JsonString(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
@@ -50,7 +55,7 @@ void PrintText(const backends::Backend& b, const backends::Snapshot& s) {
   std::printf("arch:             %s\n", std::string(f.arch->name).c_str());
   std::printf("release:          %s\n", f.osrelease.c_str());
   std::printf("kaslr offset:     %s\n", Hex(f.kaslr_offset).c_str());
-  std::printf("phys_base:        %s\n", Hex(static_cast<uint64_t>(f.phys_base)).c_str());
+  std::printf("phys_base:        %s\n", SignedHex(f.phys_base).c_str());
   std::printf("paging levels:    %d\n", f.five_level ? 5 : 4);
   std::printf("direct-map base:  %s (from %s)\n", Hex(f.direct_map_base).c_str(),
               f.direct_map_origin.c_str());
@@ -78,7 +83,7 @@ void PrintJson(const backends::Backend& b, const backends::Snapshot& s) {
                   ",\"live\":", b.live() ? "true" : "false", ",\"arch\":", JsonString(f.arch->name),
                   ",\"release\":", JsonString(f.osrelease),
                   ",\"kaslr_offset\":", JsonString(Hex(f.kaslr_offset)),
-                  ",\"phys_base\":", JsonString(Hex(static_cast<uint64_t>(f.phys_base))),
+                  ",\"phys_base\":", JsonString(SignedHex(f.phys_base)),
                   ",\"paging_levels\":", f.five_level ? 5 : 4,
                   ",\"direct_map_base\":", JsonString(Hex(f.direct_map_base)),
                   ",\"direct_map_origin\":", JsonString(f.direct_map_origin),

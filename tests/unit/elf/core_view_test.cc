@@ -127,6 +127,17 @@ TEST_F(CoreViewTest, KcoreIsSparseWithALinkTimeAlias) {
   EXPECT_EQ(Read(*v, ram.p_offset + ram.p_filesz + 4096, 8), std::string(8, '\0'));
 }
 
+TEST_F(CoreViewTest, KcoreWithoutRoomForTheAliasSaysHowToLoadSymbols) {
+  auto snap = std::make_shared<backends::Snapshot>(*snap_);
+  snap->facts.kaslr_offset = 0x200000;  // runtime and link-time ranges overlap
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kKcore, snap));
+  ParsedView p(*v);
+  EXPECT_EQ(p.phnum(), 3u);  // note, image, RAM: no alias
+  ASSERT_EQ(v->warnings().size(), 1u);
+  EXPECT_NE(v->warnings()[0].find("symbol-file -o 0x200000 vmlinux"), std::string::npos)
+      << v->warnings()[0];
+}
+
 TEST_F(CoreViewTest, VmcoreinfoViewIsTheServedText) {
   KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kVmcoreinfo, snap_));
   std::string text = Read(*v, 0, v->size());
