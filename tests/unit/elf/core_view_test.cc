@@ -129,7 +129,8 @@ TEST_F(CoreViewTest, KcoreIsSparseWithALinkTimeAlias) {
 
 TEST_F(CoreViewTest, KcoreWithoutRoomForTheAliasSaysHowToLoadSymbols) {
   auto snap = std::make_shared<backends::Snapshot>(*snap_);
-  snap->facts.kaslr_offset = 0x200000;  // runtime and link-time ranges overlap
+  snap->facts.kaslr_offset = 0x200000;  // a 4 MiB image moved by 2 MiB overlaps itself
+  snap->facts.image.size = 4 << 20;
   KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kKcore, snap));
   ParsedView p(*v);
   EXPECT_EQ(p.phnum(), 3u);  // note, image, RAM: no alias
