@@ -79,7 +79,7 @@ absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_vi
 }
 
 // Sorts one PT_LOAD into RAM, kernel image or virtual-only, clamping it to the file.
-void Classify(const std::string& path, size_t index, const GElf_Phdr& ph, uint64_t file_size,
+void Classify(const std::string& path, size_t index, const Elf64_Phdr& ph, uint64_t file_size,
               const std::shared_ptr<io::FileByteSource>& file, const kernel::ArchInfo& arch,
               Classified& c, ElfCoreContents& out) {
   uint64_t data = ph.p_filesz;
@@ -161,21 +161,47 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<io::FileByteSource> 
     return absl::UnimplementedError(
         absl::StrCat(path, ": ELF machine ", eh.e_machine, " is not supported (x86_64, aarch64)"));
   }
-  size_t phnum = 0;
-  if (elf_getphdrnum(elf.get(), &phnum) != 0) return ElfError(path, "cannot count program headers");
+  // The raw count, not elf_getphdrnum(): libelf quietly clamps a count that does not fit
+  // in the file, which would turn a corrupt header into a silently shorter one.
+  size_t phnum = eh.e_phnum;
+  if (eh.e_phnum == PN_XNUM) {
+    // Extended numbering: the real count is section header 0's sh_info.
+    Elf64_Shdr sh0;
+    if (!base::RangeWithin(eh.e_shoff, sizeof(sh0), file_size)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": e_phnum is 65535 (PN_XNUM), so the program header count is in section "
+                "header 0, but that is at offset ", Hex(eh.e_shoff), " outside the file (size ", Hex(file_size),
+          "); the ELF header is corrupt"));
+    }
+    KCOREFS_RETURN_IF_ERROR(file->ReadAt(
+        eh.e_shoff, absl::MakeSpan(reinterpret_cast<uint8_t*>(&sh0), sizeof(sh0))));
+    phnum = sh0.sh_info;
+  }
   auto table_end = base::CheckedMul(phnum, sizeof(Elf64_Phdr));
   if (phnum > kMaxPhdrs || !table_end || !base::RangeWithin(eh.e_phoff, *table_end, file_size)) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": ", phnum, " program headers at offset ", Hex(eh.e_phoff),
         " do not fit in the file (size ", Hex(file_size), "); the header is corrupt or truncated"));
   }
+  if (eh.e_ident[EI_DATA] != ELFDATA2LSB) {
+    return absl::UnimplementedError(absl::StrCat(path, ": big-endian cores are not supported"));
+  }
   Classified c;
   c.ram.reserve(phnum);  // one allocation instead of log2(phnum) growing copies
+  // libelf validated the ELF header and counted the program headers (PN_XNUM included);
+  // the table itself is read in bounded chunks of native Elf64_Phdr (little-endian on a
+  // little-endian host) rather than through gelf_getphdr, which copies and converts the
+  // whole table first: a 100,000-segment core would cost 5 MiB for nothing.
+  constexpr size_t kChunk = 4096;
+  std::vector<Elf64_Phdr> table(std::min(phnum, kChunk));
   for (size_t i = 0; i < phnum; ++i) {
-    GElf_Phdr ph;
-    if (!gelf_getphdr(elf.get(), static_cast<int>(i), &ph)) {
-      return ElfError(path, absl::StrCat("cannot read program header ", i));
+    if (i % kChunk == 0) {
+      size_t n = std::min(kChunk, phnum - i);
+      KCOREFS_RETURN_IF_ERROR(file->ReadAt(
+          eh.e_phoff + i * sizeof(Elf64_Phdr),
+          absl::MakeSpan(reinterpret_cast<uint8_t*>(table.data()), n * sizeof(Elf64_Phdr))));
     }
+    const Elf64_Phdr& ph = table[i % kChunk];
     if (ph.p_type == PT_NOTE) {
       if (ph.p_filesz > kMaxNotesSize || !base::RangeWithin(ph.p_offset, ph.p_filesz, file_size)) {
         return absl::InvalidArgumentError(absl::StrCat(
