@@ -1,5 +1,6 @@
-// Serialises an ELF64 core header: Ehdr, program headers (PN_XNUM past 65534 entries)
-// and the note bytes. The callers choose every field; this file only writes bytes.
+// Writes an ELF64 core header in place: Ehdr, program headers (PN_XNUM past 65534
+// entries) and the note bytes, into one buffer reserved up front, so a header with
+// 100,000 program headers is built without intermediate copies.
 #ifndef KCOREFS_ELF_ELF_WRITER_H_
 #define KCOREFS_ELF_ELF_WRITER_H_
 
@@ -7,17 +8,33 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace kcorefs::elf {
 
-// Bytes taken by the Ehdr, `phnum` program headers and, when PN_XNUM is needed, the one
-// section header that carries the real count. The notes start here.
-uint64_t HeaderTableSize(size_t phnum);
+class CoreHeaderWriter {
+ public:
+  // `phnum` counts every program header including the PT_NOTE, which is written here as
+  // phdr[0] with p_align 4 and its offset right after the header table.
+  CoreHeaderWriter(uint16_t e_machine, size_t phnum, std::string notes);
 
-// phdrs[0] must be the PT_NOTE; its p_offset must equal HeaderTableSize(phdrs.size()).
-std::string WriteCoreHeader(uint16_t e_machine, const std::vector<Elf64_Phdr>& phdrs,
-                            const std::string& notes);
+  // Bytes before the notes (Ehdr, program headers, section header 0 under PN_XNUM).
+  uint64_t table_size() const { return table_size_; }
+  // First byte past the notes: where segment data may start.
+  uint64_t notes_end() const { return table_size_ + notes_.size(); }
+  // Appends the next program header. Exactly phnum - 1 calls before Finish().
+  void Add(const Elf64_Phdr& ph);
+  // Largest p_offset + p_filesz of any program header (the file must be at least this long).
+  uint64_t max_end() const { return max_end_; }
+  std::string Finish();
+
+ private:
+  std::string out_;
+  std::string notes_;
+  size_t phnum_;
+  size_t added_ = 0;
+  uint64_t table_size_;
+  uint64_t max_end_ = 0;
+};
 
 }  // namespace kcorefs::elf
 

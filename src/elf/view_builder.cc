@@ -120,37 +120,39 @@ uint64_t ViewBuilder::AddPhysical(uint64_t offset, uint64_t paddr, uint64_t size
   return placed;
 }
 
-void ViewBuilder::Finish(std::vector<Elf64_Phdr> phdrs, const std::string& notes) {
-  uint64_t table = HeaderTableSize(phdrs.size());
-  phdrs[0].p_offset = table;
-  std::string header = WriteCoreHeader(snap_.facts.arch->e_machine, phdrs, notes);
+void ViewBuilder::Finish(CoreHeaderWriter& writer) {
+  uint64_t size = writer.max_end();
   view_->header_ = std::make_shared<io::BufferByteSource>(
-      absl::StrCat(ViewName(view_->kind_), " header"), std::move(header));
+      absl::StrCat(ViewName(view_->kind_), " header"), writer.Finish());
   auto& ex = view_->extents_;
-  std::sort(ex.begin(), ex.end(), [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
-  ex.insert(ex.begin(), Extent{0, view_->header_->size(), view_->header_.get(), 0});
+  // Slot 0 was reserved for the header when the builder started.
+  ex[0] = Extent{0, view_->header_->size(), view_->header_.get(), 0};
+  auto by_offset = [](const Extent& a, const Extent& b) { return a.offset < b.offset; };
+  if (!std::is_sorted(ex.begin(), ex.end(), by_offset)) std::sort(ex.begin(), ex.end(), by_offset);
   // Real kernels never give two segments the same file bytes, but a corrupt source could;
-  // the earlier extent wins so ReadAt's binary search stays valid.
-  std::vector<Extent> kept;
-  kept.reserve(ex.size());
-  for (Extent e : ex) {
-    if (!kept.empty() && e.offset < kept.back().end()) {
-      uint64_t cut = kept.back().end() - e.offset;
-      if (cut >= e.length) continue;
+  // the earlier extent wins so ReadAt's binary search stays valid. Done in place.
+  size_t kept = 0;
+  size_t dropped = 0;
+  for (size_t i = 0; i < ex.size(); ++i) {
+    Extent e = ex[i];
+    if (kept > 0 && e.offset < ex[kept - 1].end()) {
+      uint64_t cut = ex[kept - 1].end() - e.offset;
+      if (cut >= e.length) {
+        ++dropped;
+        continue;
+      }
       e.offset += cut;
       e.source_offset += cut;
       e.length -= cut;
     }
-    kept.push_back(e);
+    ex[kept++] = e;
   }
-  if (kept.size() != ex.size()) {
-    view_->warnings_.push_back(absl::StrCat(ViewName(view_->kind_), ": ", ex.size() - kept.size(),
+  ex.resize(kept);
+  if (dropped > 0) {
+    view_->warnings_.push_back(absl::StrCat(ViewName(view_->kind_), ": ", dropped,
                                             " overlapping extents were dropped"));
   }
-  ex = std::move(kept);
-  uint64_t size = view_->header_->size();
-  for (const Elf64_Phdr& ph : phdrs) size = std::max(size, ph.p_offset + ph.p_filesz);
-  view_->size_ = size;
+  view_->size_ = std::max<uint64_t>(size, view_->header_->size());
 }
 
 // kdump / /proc/vmcore shape: [Ehdr][PT_NOTE][PT_LOAD image][PT_LOAD RAM...] notes, then
@@ -160,16 +162,10 @@ void ViewBuilder::Finish(std::vector<Elf64_Phdr> phdrs, const std::string& notes
 void ViewBuilder::BuildVmcore() {
   const kernel::KernelFacts& f = snap_.facts;
   std::vector<Run> runs = PhysicalRuns(snap_.map.physical());
-  std::string notes = Notes();
-  std::vector<Elf64_Phdr> phdrs;
-  phdrs.reserve(runs.size() + 2);
-  Elf64_Phdr note{};
-  note.p_type = PT_NOTE;
-  note.p_filesz = note.p_memsz = notes.size();
-  note.p_align = 4;  // gdb rejects 8 and 4096; drgn and eu-readelf misparse 8
-  phdrs.push_back(note);
   size_t phnum = runs.size() + 2;
-  uint64_t cursor = AlignUp(HeaderTableSize(phnum) + notes.size(), page_);
+  CoreHeaderWriter writer(f.arch->e_machine, phnum, Notes());
+  ReserveExtents(phnum);
+  uint64_t cursor = AlignUp(writer.notes_end(), page_);
 
   uint64_t image_size = AddPhysical(cursor, f.image.paddr, f.image.size);
   if (image_size < f.image.size) {
@@ -179,8 +175,8 @@ void ViewBuilder::BuildVmcore() {
   }
   // A PT_LOAD of size 0 is still emitted so the image stays first; crash and makedumpfile
   // then fall back to NUMBER(phys_base).
-  phdrs.push_back(Load(image_size ? cursor : page_, f.image.vaddr, f.image.paddr, image_size,
-                       image_size, 0));
+  writer.Add(Load(image_size ? cursor : page_, f.image.vaddr, f.image.paddr, image_size,
+                  image_size, 0));
   cursor = AlignUp(cursor + image_size, page_);
 
   for (const Run& r : runs) {
@@ -191,10 +187,10 @@ void ViewBuilder::BuildVmcore() {
       const mem::Segment& s = snap_.map.physical()[i];
       AddExtent(offset + (s.start - r.start), s.data_size, s.source.get(), s.source_offset);
     }
-    phdrs.push_back(Load(offset, f.direct_map_base + r.start, r.start, r.data_size, r.size, 0));
+    writer.Add(Load(offset, f.direct_map_base + r.start, r.start, r.data_size, r.size, 0));
     cursor = offset + r.data_size;
   }
-  Finish(std::move(phdrs), notes);
+  Finish(writer);
 }
 
 // /proc/kcore shape at runtime addresses: sparse, p_offset = vaddr - direct-map base +
@@ -204,7 +200,6 @@ void ViewBuilder::BuildVmcore() {
 void ViewBuilder::BuildKcore() {
   const kernel::KernelFacts& f = snap_.facts;
   const uint64_t dm = f.direct_map_base;
-  std::string notes = Notes();
 
   bool alias = f.kaslr_offset != 0;
   uint64_t link = f.image_link_vaddr();
@@ -231,43 +226,40 @@ void ViewBuilder::BuildKcore() {
     virt.push_back(&s);
   }
   size_t phnum = 2 + (alias ? 1 : 0) + virt.size() + snap_.map.physical().size();
-  uint64_t data = AlignUp(HeaderTableSize(phnum) + notes.size(), page_);
+  CoreHeaderWriter writer(f.arch->e_machine, phnum, Notes());
+  ReserveExtents(phnum);
+  uint64_t data = AlignUp(writer.notes_end(), page_);
   auto offset_of = [&](uint64_t vaddr) { return vaddr - dm + data; };
 
-  std::vector<Elf64_Phdr> phdrs;
-  phdrs.reserve(phnum);
-  Elf64_Phdr note{};
-  note.p_type = PT_NOTE;
-  note.p_filesz = note.p_memsz = notes.size();
-  note.p_align = 4;
-  phdrs.push_back(note);
-
   uint64_t image = AddPhysical(offset_of(f.image.vaddr), f.image.paddr, f.image.size);
-  phdrs.push_back(Load(offset_of(f.image.vaddr), f.image.vaddr, f.image.paddr, image, image, page_));
+  writer.Add(Load(offset_of(f.image.vaddr), f.image.vaddr, f.image.paddr, image, image, page_));
   if (alias) {
     AddPhysical(offset_of(link), f.image.paddr, image);
-    phdrs.push_back(Load(offset_of(link), link, mem::kNoAddr, image, image, page_));
+    writer.Add(Load(offset_of(link), link, mem::kNoAddr, image, image, page_));
   }
   for (const mem::Segment* s : virt) {
     AddExtent(offset_of(s->start), s->data_size, s->source.get(), s->source_offset);
-    phdrs.push_back(Load(offset_of(s->start), s->start, mem::kNoAddr, s->size, s->size, page_));
+    writer.Add(Load(offset_of(s->start), s->start, mem::kNoAddr, s->size, s->size, page_));
   }
   for (const mem::Segment& s : snap_.map.physical()) {
     uint64_t va = dm + s.start;
     AddExtent(offset_of(va), s.data_size, s.source.get(), s.source_offset);
-    phdrs.push_back(Load(offset_of(va), va, s.start, s.size, s.size, page_));
+    writer.Add(Load(offset_of(va), va, s.start, s.size, s.size, page_));
   }
-  Finish(std::move(phdrs), notes);
+  Finish(writer);
 }
 
 void ViewBuilder::BuildVmcoreinfo() {
-  view_->header_ = std::make_shared<io::BufferByteSource>("vmcoreinfo", "");
-  const std::string& text = snap_.facts.vmcoreinfo.text();
-  auto buf = std::make_shared<io::BufferByteSource>("vmcoreinfo", text);
   // The text lives in the header slot so the view owns it.
-  view_->header_ = buf;
-  view_->extents_.push_back(Extent{0, buf->size(), buf.get(), 0});
-  view_->size_ = buf->size();
+  view_->header_ = std::make_shared<io::BufferByteSource>("vmcoreinfo", snap_.facts.vmcoreinfo.text());
+  view_->extents_.push_back(Extent{0, view_->header_->size(), view_->header_.get(), 0});
+  view_->size_ = view_->header_->size();
+}
+
+void ViewBuilder::ReserveExtents(size_t phnum) {
+  // One extent per segment is typical; slot 0 is the header's, filled in by Finish().
+  view_->extents_.reserve(phnum + 1);
+  view_->extents_.push_back(Extent{0, 0, nullptr, 0});
 }
 
 }  // namespace kcorefs::elf

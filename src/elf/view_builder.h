@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "elf/elf_writer.h"
 #include "kcorefs/elf/core_view.h"
 
 namespace kcorefs::elf {
@@ -29,8 +30,9 @@ class ViewBuilder {
   uint64_t AddPhysical(uint64_t offset, uint64_t paddr, uint64_t size);
   void AddExtent(uint64_t offset, uint64_t length, const io::ByteSource* source,
                  uint64_t source_offset);
-  // Writes the header (phdrs[0] is the PT_NOTE, its offset set here) and finalises.
-  void Finish(std::vector<Elf64_Phdr> phdrs, const std::string& notes);
+  void ReserveExtents(size_t phnum);
+  // Takes the finished header, sorts and checks the extents, and sets the file size.
+  void Finish(CoreHeaderWriter& writer);
 
   std::unique_ptr<CoreView> view_;
   const backends::Snapshot& snap_;

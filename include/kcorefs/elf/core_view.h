@@ -44,7 +44,7 @@ class CoreView {
   uint64_t size() const { return size_; }
   uint64_t epoch() const { return snapshot_->epoch; }
   const backends::Snapshot& snapshot() const { return *snapshot_; }
-  // The generated ELF header, program headers and notes (empty for vmcoreinfo).
+  // The generated ELF header, program headers and notes (the text, for vmcoreinfo).
   const std::string& header() const { return header_->bytes(); }
   const std::vector<Extent>& extents() const { return extents_; }
   // Warnings found while building (a dropped link-time alias, a truncated image).
