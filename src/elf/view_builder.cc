@@ -25,23 +25,20 @@ struct Run {
   uint64_t data_size;
 };
 
-std::vector<Run> PhysicalRuns(const std::vector<mem::Segment>& segs) {
-  std::vector<Run> runs;
-  runs.reserve(segs.size());  // no growing copies with 100,000 segments
-  for (size_t i = 0; i < segs.size(); ++i) {
-    const mem::Segment& s = segs[i];
-    if (!runs.empty()) {
-      Run& r = runs.back();
-      if (r.data_size == r.size && r.start + r.size == s.start) {
-        r.count++;
-        r.size += s.size;
-        r.data_size += s.data_size;
-        continue;
-      }
+// Calls `fn` for each run, in address order. Runs are not stored: a 100,000-segment map
+// would otherwise allocate (and fault in) megabytes just to be walked twice.
+template <typename Fn>
+void ForEachRun(const std::vector<mem::Segment>& segs, Fn fn) {
+  size_t i = 0;
+  while (i < segs.size()) {
+    Run r{i, 1, segs[i].start, segs[i].size, segs[i].data_size};
+    for (++i; i < segs.size() && r.data_size == r.size && r.start + r.size == segs[i].start; ++i) {
+      r.count++;
+      r.size += segs[i].size;
+      r.data_size += segs[i].data_size;
     }
-    runs.push_back(Run{i, 1, s.start, s.size, s.data_size});
+    fn(r);
   }
-  return runs;
 }
 
 Elf64_Phdr Load(uint64_t offset, uint64_t vaddr, uint64_t paddr, uint64_t filesz, uint64_t memsz,
@@ -153,6 +150,8 @@ void ViewBuilder::Finish(CoreHeaderWriter& writer) {
                                             " overlapping extents were dropped"));
   }
   view_->size_ = std::max<uint64_t>(size, view_->header_->size());
+  // Merged extents can be far fewer than the segments reserved for.
+  if (ex.capacity() > 2 * ex.size()) ex.shrink_to_fit();
 }
 
 // kdump / /proc/vmcore shape: [Ehdr][PT_NOTE][PT_LOAD image][PT_LOAD RAM...] notes, then
@@ -161,8 +160,9 @@ void ViewBuilder::Finish(CoreHeaderWriter& writer) {
 // page_offset, drgn), the image first (crash's and makedumpfile's phys_base fallback).
 void ViewBuilder::BuildVmcore() {
   const kernel::KernelFacts& f = snap_.facts;
-  std::vector<Run> runs = PhysicalRuns(snap_.map.physical());
-  size_t phnum = runs.size() + 2;
+  size_t run_count = 0;
+  ForEachRun(snap_.map.physical(), [&](const Run&) { ++run_count; });
+  size_t phnum = run_count + 2;
   CoreHeaderWriter writer(f.arch->e_machine, phnum, Notes());
   ReserveExtents(phnum);
   uint64_t cursor = AlignUp(writer.notes_end(), page_);
@@ -179,7 +179,7 @@ void ViewBuilder::BuildVmcore() {
                   image_size, 0));
   cursor = AlignUp(cursor + image_size, page_);
 
-  for (const Run& r : runs) {
+  ForEachRun(snap_.map.physical(), [&](const Run& r) {
     // Keep each segment's offset congruent to its address modulo the page size so that
     // makedumpfile can mmap() it.
     uint64_t offset = AlignUp(cursor, page_) + r.start % page_;
@@ -189,7 +189,7 @@ void ViewBuilder::BuildVmcore() {
     }
     writer.Add(Load(offset, f.direct_map_base + r.start, r.start, r.data_size, r.size, 0));
     cursor = offset + r.data_size;
-  }
+  });
   Finish(writer);
 }
 
