@@ -11,8 +11,9 @@
 #   vm_wait_ready [SECONDS]         waits for "kcorefs-guest: ready" on the console
 #   vm_ctl CMD                      runs CMD in the guest (control port), prints its output
 #   vm_dump FORMAT OUT              QMP dump-guest-memory (elf, kdump-zlib, ...)
-#   vm_nbd_mount EXPORT DIR         the guest's /mnt/k/EXPORT at DIR/EXPORT (nbdfuse -C 1)
-#   vm_nbd_umount DIR
+#   vm_nbd_mount EXPORT TARGET [PORT]  the guest's /mnt/k/EXPORT at TARGET/EXPORT, or over
+#                                   the regular file TARGET (nbdfuse -C 1)
+#   vm_nbd_umount TARGET
 #   vm_stop                         QMP quit, then kill; also unmounts vm_nbd_mount's mounts
 #
 # Every failure names the step and, once a guest was started, prints its console tail:
@@ -199,7 +200,7 @@ vm_start() {  # vm_start DIR [--no-vmcoreinfo] [--marker M] [--mem SIZE] [--init
   VM_MARKER=$marker
   VM_MEM=$mem
   [ -n "$vmci" ] && args+=(-device vmcoreinfo)
-  rm -f "$VM_DIR"/{agent,ctl,qmp}.sock "$VM_DIR/console.log"
+  rm -f "$VM_DIR"/{agent,agent2,ctl,qmp}.sock "$VM_DIR/console.log"
   : >"$VM_DIR/console.log"
   qemu-system-x86_64 -machine q35 -accel tcg -m "$mem" -smp 2 -nodefaults -no-reboot \
     -display none -monitor none -serial "file:$VM_DIR/console.log" \
@@ -209,6 +210,8 @@ vm_start() {  # vm_start DIR [--no-vmcoreinfo] [--marker M] [--mem SIZE] [--init
     -device virtio-serial-pci \
     -chardev "socket,id=agent,path=$VM_DIR/agent.sock,server=on,wait=off" \
     -device virtserialport,chardev=agent,name=kcorefs.agent \
+    -chardev "socket,id=agent2,path=$VM_DIR/agent2.sock,server=on,wait=off" \
+    -device virtserialport,chardev=agent2,name=kcorefs.agent2 \
     -chardev "socket,id=ctl,path=$VM_DIR/ctl.sock,server=on,wait=off" \
     -device virtserialport,chardev=ctl,name=kcorefs.ctl \
     -gdb "tcp:127.0.0.1:$VM_GDB_PORT" \
@@ -246,24 +249,26 @@ vm_dump() {  # vm_dump FORMAT OUT
     vm_fail "QMP dump-guest-memory format=$1" "QEMU did not write $2"
 }
 
-vm_nbd_mount() {  # vm_nbd_mount EXPORT DIR [nbdfuse options]: DIR/EXPORT = guest's /mnt/k/EXPORT
-  local export=$1 dir=$2 pid i
-  shift 2
-  mkdir -p "$dir"
-  nbdfuse -C 1 -r "$@" "$dir/$export" "nbd+unix:///$export?socket=$VM_DIR/agent.sock" \
+vm_nbd_mount() {  # vm_nbd_mount EXPORT TARGET [PORT]: the guest's /mnt/k/EXPORT, read-only
+  # TARGET a directory: the file is TARGET/EXPORT; TARGET a regular file: mounted over it.
+  # PORT: agent (default) or agent2; each carries one NBD connection at a time.
+  local export=$1 target=$2 port=${3:-agent} pid i file
+  if [ -f "$target" ]; then file=$target; else mkdir -p "$target"; file=$target/$export; fi
+  nbdfuse -C 1 -r "$file" "nbd+unix:///$export?socket=$VM_DIR/$port.sock" \
     >"$VM_DIR/nbdfuse.$export.log" 2>&1 </dev/null &
   pid=$!
-  VM_NBD_MOUNTS+=("$dir:$pid")
+  echo "$pid" >"$VM_DIR/nbdfuse.$export.pid"
+  VM_NBD_MOUNTS+=("$target:$pid")
   for i in $(seq 1 200); do
-    if [ -s "$dir/$export" ]; then return 0; fi
+    if [ -s "$file" ] && grep -q " $target fuse" /proc/mounts; then return 0; fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   cat "$VM_DIR/nbdfuse.$export.log" >&2
-  vm_fail "nbd mount of $export" "nbdfuse could not read the guest's /mnt/k/$export over the kcorefs.agent port"
+  vm_fail "nbd mount of $export" "nbdfuse could not read the guest's /mnt/k/$export over the kcorefs.$port port"
 }
 
-vm_nbd_umount() {  # vm_nbd_umount DIR
+vm_nbd_umount() {  # vm_nbd_umount TARGET
   local dir=$1 e pid i keep=()
   for e in "${VM_NBD_MOUNTS[@]}"; do
     if [ "${e%%:*}" = "$dir" ]; then

@@ -514,15 +514,13 @@ DUMP_JIFFIES=$(sed -n 's/^jiffies_64 = \$[0-9]* = \([0-9]*\)$/\1/p' "$W/dump-vmc
 use_guest g1
 vm_ctl 'cat /mnt/k/vmcoreinfo' >"$W/g1-live.vmcoreinfo"
 new_source live g1 "$W/nbd/vmcore" "$W/nbd-kcore/kcore" "$W/g1-live.vmcoreinfo"
-vm_nbd_mount vmcore "$W/nbd"
-run_source_checks live readelf crash-sys crash-tasks crash-log crash-bt drgn-osrelease drgn-tasks \
-  makedumpfile-dmesg makedumpfile-d31
+vm_nbd_mount vmcore "$W/nbd" agent
+vm_nbd_mount kcore "$W/nbd-kcore" agent2  # a port carries one NBD connection at a time
+run_source_checks live readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb \
+  drgn-osrelease drgn-tasks makedumpfile-dmesg makedumpfile-d31
 if [ -z "$ONLY" ] || [[ live/bytes-read =~ $ONLY ]]; then check live/bytes-read c_live_bytes_read; fi
 [ -f "$W/live/bytes-read.txt" ] && summary "$(cat "$W/live/bytes-read.txt")"
 vm_nbd_umount "$W/nbd"
-# The kcore view (gdb) is another export: the port carries one NBD connection at a time.
-vm_nbd_mount kcore "$W/nbd-kcore"
-run_source_checks live readelf-kcore gdb
 vm_nbd_umount "$W/nbd-kcore"
 source_times live
 vm_stop_all
