@@ -159,6 +159,7 @@ cat <<EOF
 
   crash $VMLINUX $VMCORE
   gdb $VMLINUX $KCORE -ex 'p jiffies_64' -ex 'x/s linux_banner'      # no symbol-file -o needed
+  drgn -c $VMCORE -s $VMLINUX                                      # interactive drgn
   /usr/bin/python3 -c 'import drgn
 from drgn.helpers.linux.pid import for_each_task
 p = drgn.Program(); p.set_core_dump("$VMCORE"); p.load_debug_info(["$VMLINUX"])

@@ -88,8 +88,15 @@ vm_fixture() {
     [ -n "$dver" ] || vm_fail "find debug package" "apt-cache has no linux-image-$abi-dbg" \
       "(the debug vmlinux matching linux-image-$abi $ver); run apt-get update, or set" \
       "KCOREFS_KERNEL_ABI to an ABI that has one (apt-cache search 'linux-image-.*-amd64-dbg')"
-    [ "$ver" = "$dver" ] || vm_fail "find debug package" "linux-image-$abi is $ver but" \
-      "linux-image-$abi-dbg is $dver: the versions must match"
+    if [ "$ver" != "$dver" ]; then
+      # The candidates differ (one archive updated before the other): any version both
+      # packages still have will do.
+      ver=$(comm -12 <(apt-cache madison "linux-image-$abi" | awk -F' *[|] *' '{ print $2 }' | sort -u) \
+                     <(apt-cache madison "linux-image-$abi-dbg" | awk -F' *[|] *' '{ print $2 }' | sort -u) |
+            sort -V | tail -1)
+      [ -n "$ver" ] || vm_fail "find debug package" "linux-image-$abi and linux-image-$abi-dbg" \
+        "share no version ($(_vm_pkg_version "linux-image-$abi") vs $dver): vmlinux must match the kernel"
+    fi
     deb=$cache/debs/linux-image-${abi}_${ver}_amd64.deb
     dbg=$cache/debs/linux-image-${abi}-dbg_${ver}_amd64.deb
     for f in "$deb" "$dbg"; do
