@@ -42,7 +42,7 @@ stop() {
   done
   if [ -f "$DEMO/guest/qemu.pid" ]; then
     pid=$(cat "$DEMO/guest/qemu.pid")
-    if kill -0 "$pid" 2>/dev/null; then
+    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "qemu-system.*$DEMO/guest"; then
       timeout 5 python3 "$SRCDIR/contrib/vm/qmp.py" "$DEMO/guest/qmp.sock" quit >/dev/null 2>&1 || true
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill "$pid" 2>/dev/null || true

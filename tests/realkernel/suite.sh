@@ -110,14 +110,20 @@ finish() {
 
 declare -A G_DIR G_PID
 use_guest() { VM_DIR=${G_DIR[$1]}; VM_PID=${G_PID[$1]}; }
+stop_guest() {  # stop_guest NAME: once only (a reaped pid may be reused)
+  [ -n "${G_PID[$1]:-}" ] || return 0
+  use_guest "$1"
+  vm_stop
+  G_PID[$1]=
+}
 vm_stop_all() {
   local g
-  for g in "${!G_DIR[@]}"; do use_guest "$g"; vm_stop; done
+  for g in "${!G_DIR[@]}"; do stop_guest "$g"; done
 }
 
 MARK_BASE="kcorefs-rk-$(date +%s)-$RANDOM"
 
-boot_guests() {
+prepare_fixture() {  # kernel, vmlinux, modules (cached) and the initramfs
   vm_fixture
   echo "kernel: $VM_ABI $VM_VERSION, vmlinux $VM_VMLINUX"
   vm_initramfs "$W/initramfs.cpio" "$KCOREFS"
@@ -473,8 +479,8 @@ source_times() {  # summary line with the crash session times of SRC
 # Run
 
 echo "real-kernel suite: work dir $W, cache $KCOREFS_CACHE, marker $MARK_BASE-*"
-setup_step fixture boot_guests
-# boot_guests ran in a subshell: load what it found into this shell (the fixture is cached now).
+setup_step fixture prepare_fixture
+# prepare_fixture ran in a subshell: load what it found into this shell (the fixture is cached now).
 vm_fixture 2>/dev/null
 start_guest g1
 start_guest g2 --no-vmcoreinfo
@@ -484,7 +490,7 @@ summary "guest: Debian $VM_ABI ($VM_VERSION), qemu TCG -smp 2 -m $VM_MEM, KASLR 
 
 # Reference dumps.
 setup_step dump-g2-elf dump_guest g2 elf "$W/g2-elf.core"
-use_guest g2; vm_stop
+stop_guest g2
 setup_step dump-g1-elf dump_guest g1 elf "$W/g1-elf.core"
 setup_step dump-g1-kdump-zlib dump_guest g1 kdump-zlib "$W/g1-kdump-zlib.core"
 c_kdump_zlib() {  # QEMU 7.2 writes kdump formats in makedumpfile's flattened format
