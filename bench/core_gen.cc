@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "tests/testing/core_builder.h"
+
 namespace kcorefs::bench {
 namespace {
 
@@ -19,31 +21,11 @@ uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 uint64_t PatternWord(uint64_t paddr8) { return (paddr8 / 8 + 1) * 0x9e3779b97f4a7c15ull; }
 
-std::string Note(const std::string& name, uint32_t type, const std::string& desc) {
-  std::string out;
-  uint32_t hdr[3] = {static_cast<uint32_t>(name.size() + 1), static_cast<uint32_t>(desc.size()), type};
-  out.append(reinterpret_cast<const char*>(hdr), 12);
-  out += name;
-  out.push_back('\0');
-  while (out.size() % 4) out.push_back('\0');
-  out += desc;
-  while (out.size() % 4) out.push_back('\0');
-  return out;
-}
-
+// The same VMCOREINFO keys and note encoding as the unit tests' test kernel.
 std::string Vmcoreinfo() {
   // The image starts at physical kImagePaddr: phys_base = paddr(_text) - (_text - map start).
   int64_t phys_base = static_cast<int64_t>(kImagePaddr) - static_cast<int64_t>(kText - kStartKernelMap);
-  uint64_t top = kText + 0x1c00000;
-  char buf[1024];
-  std::snprintf(buf, sizeof(buf),
-                "OSRELEASE=6.1.0-bench-amd64\nPAGESIZE=4096\nSYMBOL(_stext)=%llx\n"
-                "SYMBOL(swapper_pg_dir)=%llx\nSYMBOL(init_top_pgt)=%llx\n"
-                "NUMBER(pgtable_l5_enabled)=0\nNUMBER(phys_base)=%lld\nKERNELOFFSET=%llx\n",
-                static_cast<unsigned long long>(kText), static_cast<unsigned long long>(top),
-                static_cast<unsigned long long>(top), static_cast<long long>(phys_base),
-                static_cast<unsigned long long>(kKaslr));
-  return buf;
+  return testing::TestVmcoreinfo(kKaslr, phys_base, kText + 0x1c00000);
 }
 
 Elf64_Phdr Load(uint64_t offset, uint64_t vaddr, uint64_t paddr, uint64_t size) {
@@ -91,7 +73,7 @@ uint8_t PatternByte(uint64_t paddr) {
 }
 
 std::string WriteCore(const std::string& path, const CoreSpec& spec) {
-  std::string notes = Note("VMCOREINFO", 0, Vmcoreinfo());
+  std::string notes = testing::Note("VMCOREINFO", 0, Vmcoreinfo());
   const size_t phnum = 2 + spec.ram.size();
   const bool xnum = phnum >= PN_XNUM;
   uint64_t off = sizeof(Elf64_Ehdr) + phnum * sizeof(Elf64_Phdr);
