@@ -64,5 +64,30 @@ TEST_F(PageTableTest, TableOutsideTheSourceIsAFault) {
   EXPECT_EQ(pt.Translate(kDirectMap).status().code(), absl::StatusCode::kDataLoss);
 }
 
+// 5-level paging (NUMBER(pgtable_l5_enabled)=1): the direct map starts at or above
+// __PAGE_OFFSET_BASE_L5 and the walk has one more level.
+TEST(FiveLevelPageTableTest, TranslatesAndFindsTheDirectMap) {
+  constexpr uint64_t kDirectMapL5 = 0xff11200000000000ull;
+  std::string ram(1 << 20, '\0');
+  testing::PageTableBuilder b(&ram, kTop, 0x2000, /*levels=*/5);
+  b.Map(kDirectMapL5, 0, 1ull << 30);
+  b.Map(0xffffffff9f000000ull, 0x200000, 2 << 20);
+  auto src = std::make_shared<io::BufferByteSource>("ram", ram);
+  auto map = mem::MemoryMap::Create({mem::Segment{0, ram.size(), ram.size(), src, 0}}, {});
+  ASSERT_TRUE(map.ok());
+  X86PageTable pt(*map, kTop, /*five_level=*/true, 0);
+  KCOREFS_ASSERT_OK_AND_ASSIGN(Translation t, pt.Translate(kDirectMapL5 + 0x5008));
+  EXPECT_EQ(t.paddr, 0x5008u);
+  KCOREFS_ASSERT_OK_AND_ASSIGN(Translation img, pt.Translate(0xffffffff9f000010ull));
+  EXPECT_EQ(img.paddr, 0x200010u);
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto first, pt.FirstMapped(0xff11000000000000ull, 0xfffffe0000000000ull));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(*first, kDirectMapL5);
+  // Read as 4-level, the same tables give other answers: the level count matters.
+  X86PageTable four(*map, kTop, false, 0);
+  auto wrong = four.Translate(kDirectMapL5 + 0x5008);
+  EXPECT_TRUE(!wrong.ok() || wrong->paddr != 0x5008u);
+}
+
 }  // namespace
 }  // namespace kcorefs::kernel
