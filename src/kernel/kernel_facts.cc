@@ -91,6 +91,13 @@ absl::StatusOr<ImageRange> ImageFromPageTables(const X86PageTable& pt, const Arc
 absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const KernelHints& hints,
                                               const DeriveOptions& options) {
   if (hints.arch == nullptr) return absl::InvalidArgumentError("unknown architecture");
+  if (!hints.arch->has_page_table_walker) {
+    // The derivations below (init_top_pgt, __START_KERNEL_map, the KASLR window) are
+    // x86_64's; arm64's (kimage_voffset, VA_BITS) are not written yet.
+    return absl::UnimplementedError(absl::StrCat(
+        "kcorefs derives the kernel layout of x86_64 sources only; this is an ",
+        hints.arch->name, " core, which is not supported yet"));
+  }
   KernelFacts f;
   f.arch = hints.arch;
   f.prstatus = hints.prstatus;

@@ -71,6 +71,15 @@ TEST_F(DumpfileTest, ExecutableIsNotACore) {
   ExpectMessageHas(b.status(), "not ET_CORE");
 }
 
+TEST_F(DumpfileTest, Aarch64CoreIsReportedAsNotYetSupported) {
+  CoreBuilder c = TestKernel::Kdump();
+  c.e_machine = EM_AARCH64;
+  auto b = Open(c);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnimplemented);
+  ExpectMessageHas(b.status(), "aarch64");
+}
+
 TEST_F(DumpfileTest, TruncatedDumpServesWhatExistsWithAWarning) {
   TestKernel::Kdump().WriteTo(path_);
   struct stat st;
