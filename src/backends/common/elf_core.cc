@@ -157,9 +157,12 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<io::FileByteSource> 
   }
   ElfCoreContents out;
   out.hints.arch = kernel::ArchByMachine(eh.e_machine);
-  if (out.hints.arch == nullptr) {
-    return absl::UnimplementedError(
-        absl::StrCat(path, ": ELF machine ", eh.e_machine, " is not supported (x86_64, aarch64)"));
+  if (out.hints.arch == nullptr || !out.hints.arch->has_page_table_walker) {
+    // Refused before the segments are sorted by x86_64's address-space rules.
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": ELF machine ", eh.e_machine,
+        out.hints.arch ? absl::StrCat(" (", out.hints.arch->name, ")") : "",
+        " is not supported yet: kcorefs derives the kernel layout of x86_64 cores only"));
   }
   // The raw count, not elf_getphdrnum(): libelf quietly clamps a count that does not fit
   // in the file, which would turn a corrupt header into a silently shorter one.
