@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "kcorefs/base/errors.h"
@@ -161,7 +163,16 @@ int ExportCommand(int argc, char** argv) {
   if (to_stdout) seekable = false;  // stdout may be a pipe even when lseek works on it
   absl::Status s = Export(**view, out.get(), seekable);
   if (!s.ok()) {
-    base::LogError(absl::StrCat("export to ", output, " failed: ", s.message()));
+    // ext4 stops at 16 TiB; the kcore layout is ~100 TiB sparse, like /proc/kcore.
+    std::string hint = absl::IsOutOfRange(s) || absl::StrContains(s.message(), "too large")
+                           ? absl::StrCat(" (the ", view_name, " view is ", (*view)->size(),
+                                          " bytes; write it to a file system that allows files "
+                                          "that large, such as tmpfs, XFS or btrfs, or to a pipe)")
+                           : "";
+    base::LogError(absl::StrCat("export to ", output, " failed: ", s.message(), hint));
+    // A partial core would mislead; only a regular file is removed (never a device).
+    struct stat st;
+    if (!to_stdout && ::fstat(out.get(), &st) == 0 && S_ISREG(st.st_mode)) ::unlink(output.c_str());
     return 1;
   }
   return 0;

@@ -24,4 +24,15 @@ mount_kcorefs "$core" "$TEST_TMP/mp"
 "$KCOREFS" export "$core" --view vmcore -o - | cmp - "$TEST_TMP/mp/vmcore" || fail "export to stdout differs from the mount"
 "$KCOREFS" export "$core" --view vmcoreinfo -o "$TEST_TMP/vi" && cmp "$TEST_TMP/vi" "$TEST_TMP/mp/vmcoreinfo" || fail "vmcoreinfo export"
 if "$KCOREFS" export "$core" --view nosuch -o "$TEST_TMP/x" 2>/dev/null; then fail "bad view accepted"; fi
+# A failed export names the cause and never removes what is not a regular file.
+if "$KCOREFS" export "$core" --view vmcore -o /dev/full 2>"$TEST_TMP/err"; then fail "export to /dev/full succeeded"; fi
+grep -q "export to /dev/full failed" "$TEST_TMP/err" || fail "export failure message: $(cat "$TEST_TMP/err")"
+[ -c /dev/full ] || fail "export removed /dev/full"
+# ...and removes its partial output file (a 1 MiB tmpfs cannot hold the 6 MiB vmcore).
+mkdir -p "$TEST_TMP/small"
+mount -t tmpfs -o size=1m tmpfs "$TEST_TMP/small" || fail "cannot mount a small tmpfs"
+cleanup_fn "umount '$TEST_TMP/small'"
+if "$KCOREFS" export "$core" --view vmcore -o "$TEST_TMP/small/v" 2>"$TEST_TMP/err"; then fail "export to a full tmpfs succeeded"; fi
+grep -q "No space left" "$TEST_TMP/err" || fail "ENOSPC message: $(cat "$TEST_TMP/err")"
+[ ! -e "$TEST_TMP/small/v" ] || fail "partial export left behind"
 echo ok
