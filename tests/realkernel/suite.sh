@@ -209,13 +209,19 @@ crash_session() {  # crash_session SRC a|b: the session's output file (runs it o
 # ---------------------------------------------------------------------------------------
 # Checks
 
-c_readelf() {  # vmcore: one PT_NOTE with VMCOREINFO, every PT_LOAD p_align 0
-  local s=$W/$1 out
-  check_readelf "$(cat "$s/vmcore")" vmcore
-  out=$(eu-readelf -l -n "$(cat "$s/vmcore")")
+# eu_readelf_view FILE KIND: the shared header checks, then eu-readelf's own view of one
+# PT_NOTE holding VMCOREINFO. Sets `out` to eu-readelf's output for the caller's checks.
+eu_readelf_view() {
+  check_readelf "$1" "$2"
+  out=$(eu-readelf -l -n "$1")
   echo "$out" | head -30
   [ "$(echo "$out" | grep -c '^  NOTE ')" = 1 ] || fail "eu-readelf: not exactly one PT_NOTE"
   echo "$out" | grep -q '^  VMCOREINFO ' || fail "eu-readelf: no VMCOREINFO note"
+}
+
+c_readelf() {  # vmcore: one PT_NOTE with VMCOREINFO, every PT_LOAD p_align 0
+  local s=$W/$1 out
+  eu_readelf_view "$(cat "$s/vmcore")" vmcore
   echo "$out" | grep -q "OSRELEASE=$(fact "$(cat "$s/guest")" release)\$" || fail "VMCOREINFO OSRELEASE is not the guest's release"
   echo "$out" | awk '$1 == "LOAD" && $NF != "0x0" { bad = 1; print "bad align: " $0 } END { exit bad }' ||
     fail "a vmcore PT_LOAD has p_align != 0"
@@ -223,11 +229,7 @@ c_readelf() {  # vmcore: one PT_NOTE with VMCOREINFO, every PT_LOAD p_align 0
 
 c_readelf_kcore() {  # kcore: one PT_NOTE with VMCOREINFO, kernel image at its link-time address too
   local s=$W/$1 out
-  check_readelf "$(cat "$s/kcore")" kcore
-  out=$(eu-readelf -l -n "$(cat "$s/kcore")")
-  echo "$out" | head -30
-  [ "$(echo "$out" | grep -c '^  NOTE ')" = 1 ] || fail "eu-readelf: not exactly one PT_NOTE"
-  echo "$out" | grep -q '^  VMCOREINFO ' || fail "eu-readelf: no VMCOREINFO note"
+  eu_readelf_view "$(cat "$s/kcore")" kcore
   if [ -z "$(kaslr_overlap "$1")" ]; then
     echo "$out" | awk '$1 == "LOAD" && $3 ~ /^0xffffffff81/ { ok = 1 } END { exit !ok }' ||
       fail "no PT_LOAD at the kernel's link-time address 0xffffffff81000000"
