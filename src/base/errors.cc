@@ -1,22 +1,35 @@
-#include "absl/strings/string_view.h"
 #include "kcorefs/base/errors.h"
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace kcorefs::base {
 namespace {
 constexpr char kFaultPayload[] = "kcorefs/fault-address";
+constexpr char kKindPayload[] = "kcorefs/error-kind";
+
+bool TransientErrno(int err) {
+  switch (err) {
+    case EAGAIN: case EINTR: case ETIMEDOUT: case ECONNRESET: case ECONNREFUSED: case EPIPE:
+    case ENOTCONN: case ESHUTDOWN: case EHOSTUNREACH: case ENETUNREACH: case ECONNABORTED:
+      return true;
+    default:
+      return false;
+  }
 }
+}  // namespace
 
 absl::Status FaultError(uint64_t addr, absl::string_view what) {
   absl::Status s = absl::DataLossError(absl::StrCat(what, " at ", Hex(addr), " is not in the source"));
   s.SetPayload(kFaultPayload, absl::Cord(absl::StrCat(addr)));
-  return s;
+  return WithKind(std::move(s), ErrorKind::kFault);
 }
 
 std::optional<uint64_t> FaultAddress(const absl::Status& status) {
@@ -29,7 +42,46 @@ std::optional<uint64_t> FaultAddress(const absl::Status& status) {
 
 absl::Status ErrnoError(int err, absl::string_view what) {
   // ErrnoToStatus appends strerror itself.
-  return absl::ErrnoToStatus(err, what);
+  return WithKind(absl::ErrnoToStatus(err, what),
+                  TransientErrno(err) ? ErrorKind::kTransient : ErrorKind::kPermanent);
+}
+
+absl::Status TransientError(absl::string_view what) {
+  return WithKind(absl::UnavailableError(what), ErrorKind::kTransient);
+}
+
+absl::Status DeadlineError(absl::string_view what) {
+  return WithKind(absl::DeadlineExceededError(what), ErrorKind::kTransient);
+}
+
+absl::Status WithKind(absl::Status status, ErrorKind kind) {
+  if (status.ok()) return status;
+  status.SetPayload(kKindPayload, absl::Cord(KindName(kind)));
+  return status;
+}
+
+ErrorKind KindOf(const absl::Status& status) {
+  if (auto p = status.GetPayload(kKindPayload)) {
+    std::string k(*p);
+    if (k == "fault") return ErrorKind::kFault;
+    if (k == "transient") return ErrorKind::kTransient;
+    return ErrorKind::kPermanent;
+  }
+  switch (status.code()) {
+    case absl::StatusCode::kDataLoss: return ErrorKind::kFault;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded: return ErrorKind::kTransient;
+    default: return ErrorKind::kPermanent;
+  }
+}
+
+absl::string_view KindName(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kFault: return "fault";
+    case ErrorKind::kTransient: return "transient";
+    case ErrorKind::kPermanent: return "permanent";
+  }
+  return "permanent";
 }
 
 absl::Status Annotate(const absl::Status& status, absl::string_view context) {

@@ -80,7 +80,7 @@ absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_vi
 
 // Sorts one PT_LOAD into RAM, kernel image or virtual-only, clamping it to the file.
 void Classify(const std::string& path, size_t index, const Elf64_Phdr& ph, uint64_t file_size,
-              const std::shared_ptr<io::FileByteSource>& file, const kernel::ArchInfo& arch,
+              const std::shared_ptr<const io::ByteSource>& file, const kernel::ArchInfo& arch,
               Classified& c, ElfCoreContents& out) {
   uint64_t data = ph.p_filesz;
   if (ph.p_offset >= file_size) {
@@ -139,11 +139,17 @@ std::vector<mem::Segment> MergePhysical(Classified& c) {
 
 }  // namespace
 
-absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<io::FileByteSource> file,
+absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource> file,
                                             uint64_t file_size) {
   const std::string& path = file->name();
+  // libelf checks the identification and header from a copy of the first bytes, so the
+  // same parser serves a file, an NBD export or a buffer.
+  std::string ident(std::min<uint64_t>(file_size, sizeof(Elf64_Ehdr)), '\0');
+  if (ident.size() < EI_NIDENT) return ElfError(path, "not an ELF file (shorter than an ELF header)");
+  KCOREFS_RETURN_IF_ERROR(
+      file->ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(ident.data()), ident.size())));
   elf_version(EV_CURRENT);
-  ElfPtr elf(elf_begin(file->fd(), ELF_C_READ, nullptr));
+  ElfPtr elf(elf_memory(ident.data(), ident.size()));
   if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return ElfError(path, "not an ELF file");
   if (gelf_getclass(elf.get()) != ELFCLASS64) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": only 64-bit ELF cores are supported"));

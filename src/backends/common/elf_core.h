@@ -25,7 +25,7 @@ struct ElfCoreContents {
 
 // Parses `file` as an ELF core. `file_size` is the size to check offsets against (for
 // /proc/kcore, its st_size).
-absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<io::FileByteSource> file,
+absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource> file,
                                             uint64_t file_size);
 
 }  // namespace kcorefs::backends
