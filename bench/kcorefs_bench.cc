@@ -289,7 +289,7 @@ void HeaderBuild(const Options& o, const std::string& label, const std::string& 
     double t_open = Since(t0);
     Cpu c1 = ThreadCpu();
     auto t1 = Clock::now();
-    auto vm = elf::CoreView::Build(elf::ViewKind::kVmcore, *snap);
+    auto vm = elf::CoreView::Build("vmcore", *snap);
     double t_vm = Since(t1);
     Cpu c2 = ThreadCpu();
     open_cpu.push_back((c1.s - c0.s) * 1e3);
@@ -298,7 +298,7 @@ void HeaderBuild(const Options& o, const std::string& label, const std::string& 
     vm_flt.push_back(static_cast<double>(c2.faults - c1.faults));
     if (!vm.ok()) Die(std::string(vm.status().message()));
     auto t2 = Clock::now();
-    auto kc = elf::CoreView::Build(elf::ViewKind::kKcore, *snap);
+    auto kc = elf::CoreView::Build("kcore", *snap);
     double t_kc = Since(t2);
     if (!kc.ok()) Die(std::string(kc.status().message()));
     MemInfo after = Mem();
@@ -352,7 +352,7 @@ void HeaderMemoryBreakdown(const std::string& src) {
   auto snap = *(*backend)->Current();
   MemInfo m1 = Mem();
   long hwm1 = StatusKb(::getpid(), "VmHWM");
-  auto vm = elf::CoreView::Build(elf::ViewKind::kVmcore, snap);
+  auto vm = elf::CoreView::Build("vmcore", snap);
   MemInfo m2 = Mem();
   long hwm2 = StatusKb(::getpid(), "VmHWM");
   std::printf("  breakdown: snapshot %.2f MiB (RSS peak +%.2f MiB while parsing), vmcore view "

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "kcorefs/base/log.h"
 
 #include <syslog.h>
@@ -42,6 +41,23 @@ void Log(LogLevel level, absl::string_view message) {
     return;
   }
   std::fprintf(stderr, "kcorefs: %s: %s\n", Prefix(level), m.c_str());
+}
+
+bool LogRateLimiter::Allow(uint64_t* suppressed) {
+  absl::MutexLock lock(&mu_);
+  absl::Time now = absl::Now();
+  if (now - window_start_ >= period_) {
+    window_start_ = now;
+    in_window_ = 0;
+  }
+  if (in_window_ >= burst_) {
+    ++suppressed_;
+    return false;
+  }
+  ++in_window_;
+  *suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
 }
 
 }  // namespace kcorefs::base

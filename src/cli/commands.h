@@ -13,10 +13,21 @@ namespace kcorefs::cli {
 int MountCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);
 int InfoCommand(int argc, char** argv);
+int BackendsCommand(int argc, char** argv);
 
-// Opens SOURCE, reading `--vmcoreinfo FILE` into the options first.
-absl::StatusOr<std::unique_ptr<backends::Backend>> OpenSource(
-    const std::string& source, const std::optional<std::string>& vmcoreinfo_file);
+// What every command takes to open a source: --vmcoreinfo FILE and backend options
+// (mount -o keys it does not know itself, or -O KEY=VALUE,...).
+struct SourceOptions {
+  std::optional<std::string> vmcoreinfo_file;
+  backends::BackendConfig config;
+};
+
+// Opens SOURCE, reading `--vmcoreinfo FILE` into the config first.
+absl::StatusOr<std::unique_ptr<backends::Backend>> OpenSource(const std::string& source,
+                                                              SourceOptions options);
+
+// One line per backend with its keys, for --help and `kcorefs backends`.
+std::string BackendsText(bool with_keys);
 
 }  // namespace kcorefs::cli
 

@@ -23,13 +23,15 @@ namespace {
 constexpr char kExportUsage[] =
     "usage: kcorefs export [options] SOURCE --view VIEW -o FILE|-\n"
     "\n"
-    "Writes one view (vmcore, kcore or vmcoreinfo) of SOURCE to FILE, or to stdout with -.\n"
+    "Writes one view (vmcore, kcore, vmcoreinfo, ...) of SOURCE to FILE, or to stdout with -.\n"
     "Gaps stay holes in FILE (a kcore-layout file is sparse). A progress bar is shown\n"
     "when stderr is a terminal.\n"
     "\n"
-    "      --view VIEW         vmcore (default), kcore or vmcoreinfo\n"
+    "      --view VIEW         vmcore (default), kcore, vmcoreinfo, or another view\n"
+    "                          the source has (the names its mount would list)\n"
     "  -o, --output FILE       where to write (required)\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
+    "  -O KEY=VALUE[,...]      backend options (`kcorefs backends` lists them)\n"
     "  -h, --help              this text\n";
 
 constexpr size_t kChunk = 1 << 20;
@@ -118,34 +120,40 @@ absl::Status Export(const elf::CoreView& view, int fd, bool seekable) {
 int ExportCommand(int argc, char** argv) {
   static const struct option kLong[] = {
       {"view", required_argument, nullptr, 'w'}, {"output", required_argument, nullptr, 'o'},
-      {"vmcoreinfo", required_argument, nullptr, 'V'}, {"help", no_argument, nullptr, 'h'},
+      {"vmcoreinfo", required_argument, nullptr, 'V'}, {"option", required_argument, nullptr, 'O'},
+      {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   std::string view_name = "vmcore", output;
-  std::optional<std::string> vmcoreinfo;
+  SourceOptions source_opts;
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "o:h", kLong, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "o:O:h", kLong, nullptr)) != -1) {
     switch (c) {
       case 'w': view_name = optarg; break;
       case 'o': output = optarg; break;
-      case 'V': vmcoreinfo = optarg; break;
+      case 'V': source_opts.vmcoreinfo_file = optarg; break;
+      case 'O':
+        if (absl::Status s = source_opts.config.ParseList(optarg); !s.ok()) {
+          base::LogError(std::string(s.message()));
+          return 2;
+        }
+        break;
       case 'h': std::fputs(kExportUsage, stdout); return 0;
       default: std::fputs(kExportUsage, stderr); return 2;
     }
   }
-  auto kind = elf::ViewByName(view_name);
-  if (argc - optind != 1 || output.empty() || !kind) {
+  if (argc - optind != 1 || output.empty()) {
     std::fputs(kExportUsage, stderr);
     return 2;
   }
-  auto backend = OpenSource(argv[optind], vmcoreinfo);
+  auto backend = OpenSource(argv[optind], std::move(source_opts));
   if (!backend.ok()) {
     base::LogError(std::string(backend.status().message()));
     return 1;
   }
   auto snap = (*backend)->Current();
   absl::StatusOr<std::shared_ptr<const elf::CoreView>> view =
-      snap.ok() ? elf::CoreView::Build(*kind, *snap) : snap.status();
+      snap.ok() ? elf::CoreView::Build(view_name, *snap) : snap.status();
   if (!view.ok()) {
     base::LogError(std::string(view.status().message()));
     return 1;

@@ -7,10 +7,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "backends/common/snapshot_builder.h"
 #include "cli/commands.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/log.h"
+#include "kcorefs/elf/core_view.h"
+#include "kcorefs/io/small_file.h"
 
 namespace kcorefs::cli {
 namespace {
@@ -26,6 +27,7 @@ constexpr char kInfoUsage[] =
     "\n"
     "      --json              machine-readable output\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
+    "  -O KEY=VALUE[,...]      backend options (`kcorefs backends` lists them)\n"
     "  -h, --help              this text\n";
 
 // phys_base is signed (the kernel prints it with %ld): "-0x1e000000" rather than 2^64 - x.
@@ -52,6 +54,8 @@ void PrintText(const backends::Backend& b, const backends::Snapshot& s) {
   const kernel::KernelFacts& f = s.facts;
   std::printf("source:           %s (backend %s%s)\n", b.source().c_str(),
               std::string(b.name()).c_str(), b.live() ? ", live" : "");
+  std::printf("format:           %s\n", s.format.c_str());
+  std::printf("views:            %s\n", elf::ViewNames(&s).c_str());
   std::printf("arch:             %s\n", std::string(f.arch->name).c_str());
   std::printf("release:          %s\n", f.osrelease.c_str());
   std::printf("kaslr offset:     %s\n", Hex(f.kaslr_offset).c_str());
@@ -80,7 +84,7 @@ void PrintJson(const backends::Backend& b, const backends::Snapshot& s) {
   const kernel::KernelFacts& f = s.facts;
   std::string out = "{";
   absl::StrAppend(&out, "\"source\":", JsonString(b.source()), ",\"backend\":", JsonString(b.name()),
-                  ",\"live\":", b.live() ? "true" : "false", ",\"arch\":", JsonString(f.arch->name),
+                  ",\"live\":", b.live() ? "true" : "false", ",\"format\":", JsonString(s.format), ",\"arch\":", JsonString(f.arch->name),
                   ",\"release\":", JsonString(f.osrelease),
                   ",\"kaslr_offset\":", JsonString(Hex(f.kaslr_offset)),
                   ",\"phys_base\":", JsonString(SignedHex(f.phys_base)),
@@ -118,16 +122,23 @@ void PrintJson(const backends::Backend& b, const backends::Snapshot& s) {
 int InfoCommand(int argc, char** argv) {
   static const struct option kLong[] = {{"json", no_argument, nullptr, 'j'},
                                         {"vmcoreinfo", required_argument, nullptr, 'V'},
+                                        {"option", required_argument, nullptr, 'O'},
                                         {"help", no_argument, nullptr, 'h'},
                                         {nullptr, 0, nullptr, 0}};
   bool json = false;
-  std::optional<std::string> vmcoreinfo;
+  SourceOptions source_opts;
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "O:h", kLong, nullptr)) != -1) {
     switch (c) {
       case 'j': json = true; break;
-      case 'V': vmcoreinfo = optarg; break;
+      case 'V': source_opts.vmcoreinfo_file = optarg; break;
+      case 'O':
+        if (absl::Status s = source_opts.config.ParseList(optarg); !s.ok()) {
+          base::LogError(std::string(s.message()));
+          return 2;
+        }
+        break;
       case 'h': std::fputs(kInfoUsage, stdout); return 0;
       default: std::fputs(kInfoUsage, stderr); return 2;
     }
@@ -139,7 +150,7 @@ int InfoCommand(int argc, char** argv) {
   std::string source = argv[optind];
   struct stat st;
   if (::stat(source.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    auto stats = backends::ReadSmallFile(source + "/stats");
+    auto stats = io::ReadSmallFile(source + "/stats");
     if (!stats.ok()) {
       base::LogError(absl::StrCat(source, " is a directory but not a kcorefs mount: ",
                                   stats.status().message()));
@@ -148,7 +159,7 @@ int InfoCommand(int argc, char** argv) {
     std::fputs(stats->c_str(), stdout);
     return 0;
   }
-  auto backend = OpenSource(source, vmcoreinfo);
+  auto backend = OpenSource(source, std::move(source_opts));
   if (!backend.ok()) {
     base::LogError(std::string(backend.status().message()));
     return 1;

@@ -12,15 +12,25 @@ constexpr char kUsage[] =
     "  mount  [options] SOURCE MOUNTPOINT   serve vmcore, kcore and vmcoreinfo from SOURCE\n"
     "  export [options] SOURCE --view V -o FILE|-   write one view to a file\n"
     "  info   [--json] SOURCE|MOUNTPOINT    describe a source (or a mount's counters)\n"
+    "  backends                             list the backends and their options\n"
     "\n"
-    "SOURCE: /proc/kcore (or live), /dev/crash, /dev/mem, or an ELF core file.\n"
-    "`kcorefs COMMAND --help` shows a command's options; man kcorefs for more.\n";
+    "SOURCE is claimed by the backend that recognises it (a URI scheme, a file's magic,\n"
+    "a path such as /proc/kcore); NAME:REST forces backend NAME. Backends in this build:\n";
+
+constexpr char kUsageTail[] =
+    "\n`kcorefs COMMAND --help` shows a command's options; man kcorefs for more.\n";
+
+void Usage(FILE* out) {
+  std::fputs(kUsage, out);
+  std::fputs(kcorefs::cli::BackendsText(false).c_str(), out);
+  std::fputs(kUsageTail, out);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    Usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version")) {
@@ -31,6 +41,8 @@ int main(int argc, char** argv) {
   if (!std::strcmp(cmd, "mount")) return kcorefs::cli::MountCommand(argc - 1, argv + 1);
   if (!std::strcmp(cmd, "export")) return kcorefs::cli::ExportCommand(argc - 1, argv + 1);
   if (!std::strcmp(cmd, "info")) return kcorefs::cli::InfoCommand(argc - 1, argv + 1);
-  std::fprintf(stderr, "kcorefs: unknown command \"%s\"\n\n%s", cmd, kUsage);
+  if (!std::strcmp(cmd, "backends")) return kcorefs::cli::BackendsCommand(argc - 1, argv + 1);
+  std::fprintf(stderr, "kcorefs: unknown command \"%s\"\n\n", cmd);
+  Usage(stderr);
   return 2;
 }

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
-#include "fuse/mount.h"
+#include "kcorefs/fuse/mount.h"
 #include "kcorefs/base/log.h"
 
 namespace kcorefs::cli {
@@ -25,18 +25,35 @@ constexpr char kMountUsage[] =
     "  -f, --foreground        stay in the foreground (default: detach, log to syslog)\n"
     "  -d, --debug             print every FUSE request (implies -f)\n"
     "  -s, --single-thread     serve one request at a time\n"
-    "  -o OPT[,OPT...]         allow_other, uid=N, gid=N, mode=OCTAL (default 0400)\n"
+    "  -o OPT[,OPT...]         allow_other, uid=N, gid=N, mode=OCTAL (default 0400),\n"
+    "                          nonempty, splice, nosplice, threads=N (default 16),\n"
+    "                          clone_fd; any other KEY[=VALUE] is the backend's\n"
+    "                          (`kcorefs backends` lists them)\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
     "  -v, --verbose           more diagnostics\n"
     "  -h, --help              this text\n";
 
-bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts) {
+bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts,
+                    backends::BackendConfig& config) {
   for (absl::string_view o : absl::StrSplit(list, ',', absl::SkipEmpty())) {
     uint32_t n;
     if (o == "allow_other") {
       opts.allow_other = true;
     } else if (o == "ro" || o == "default_permissions") {
       // always on
+    } else if (o == "nonempty") {
+      opts.nonempty = true;
+    } else if (o == "splice" || o == "nosplice") {
+      opts.splice = o == "splice";
+    } else if (o == "clone_fd") {
+      opts.clone_fd = true;
+    } else if (absl::StartsWith(o, "threads=")) {
+      if (!absl::SimpleAtoi(o.substr(8), &n) || n == 0 || n > 1024) {
+        std::fprintf(stderr, "kcorefs mount: bad threads \"%.*s\" (1 to 1024)\n",
+                     static_cast<int>(o.size() - 8), o.data() + 8);
+        return false;
+      }
+      opts.max_threads = n;
     } else if (absl::StartsWith(o, "uid=") && absl::SimpleAtoi(o.substr(4), &n)) {
       opts.uid = n;
     } else if (absl::StartsWith(o, "gid=") && absl::SimpleAtoi(o.substr(4), &n)) {
@@ -50,9 +67,9 @@ bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts) {
         return false;
       }
       opts.mode = static_cast<mode_t>(m & 0444);  // the files are read-only
-    } else {
-      std::fprintf(stderr, "kcorefs mount: unknown option \"%.*s\" (see kcorefs mount --help)\n",
-                   static_cast<int>(o.size()), o.data());
+    } else if (absl::Status s = config.ParseList(o); !s.ok()) {
+      // Anything else is the backend's; it validates its own keys when it opens.
+      std::fprintf(stderr, "kcorefs mount: %s\n", std::string(s.message()).c_str());
       return false;
     }
   }
@@ -68,7 +85,7 @@ int MountCommand(int argc, char** argv) {
       {"vmcoreinfo", required_argument, nullptr, 'V'}, {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   fuse::MountOptions opts;
-  std::optional<std::string> vmcoreinfo;
+  SourceOptions source_opts;
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, "fdsvo:h", kLong, nullptr)) != -1) {
@@ -77,9 +94,9 @@ int MountCommand(int argc, char** argv) {
       case 'd': opts.debug = opts.foreground = true; break;
       case 's': opts.single_thread = true; break;
       case 'v': base::SetVerbose(true); break;
-      case 'V': vmcoreinfo = optarg; break;
+      case 'V': source_opts.vmcoreinfo_file = optarg; break;
       case 'o':
-        if (!ParseMountOpts(optarg, opts)) return 2;
+        if (!ParseMountOpts(optarg, opts, source_opts.config)) return 2;
         break;
       case 'h': std::fputs(kMountUsage, stdout); return 0;
       default: std::fputs(kMountUsage, stderr); return 2;
@@ -91,12 +108,17 @@ int MountCommand(int argc, char** argv) {
   }
   std::string source = argv[optind];
   opts.mountpoint = argv[optind + 1];
-  auto backend = OpenSource(source, vmcoreinfo);
-  if (!backend.ok()) {
-    base::LogError(std::string(backend.status().message()));
+  // Options and the source's backend are checked before anything forks or mounts.
+  auto resolved = backends::ResolveBackend(source);
+  absl::Status checked = resolved.ok() ? source_opts.config.Check(resolved->factory->name(),
+                                                                  resolved->factory->keys())
+                                       : resolved.status();
+  if (!checked.ok()) {
+    base::LogError(std::string(checked.message()));
     return 1;
   }
-  return fuse::RunMount(std::move(*backend), opts);
+  // The backend is opened by the serving process, after the daemon has forked.
+  return fuse::RunMount([&] { return OpenSource(source, source_opts); }, opts);
 }
 
 }  // namespace kcorefs::cli

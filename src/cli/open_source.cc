@@ -1,20 +1,42 @@
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
-#include "backends/common/snapshot_builder.h"
+#include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "kcorefs/base/errors.h"
+#include "kcorefs/io/small_file.h"
 
 namespace kcorefs::cli {
 
-absl::StatusOr<std::unique_ptr<backends::Backend>> OpenSource(
-    const std::string& source, const std::optional<std::string>& vmcoreinfo_file) {
-  backends::BackendOptions options;
-  if (vmcoreinfo_file.has_value()) {
-    auto text = backends::ReadSmallFile(*vmcoreinfo_file, 1 << 16);
+absl::StatusOr<std::unique_ptr<backends::Backend>> OpenSource(const std::string& source,
+                                                              SourceOptions options) {
+  if (options.vmcoreinfo_file.has_value()) {
+    auto text = io::ReadSmallFile(*options.vmcoreinfo_file, 1 << 16);
     if (!text.ok()) return base::Annotate(text.status(), "--vmcoreinfo");
-    options.derive.vmcoreinfo_override = std::move(*text);
-    options.derive.vmcoreinfo_override_name = *vmcoreinfo_file;
+    options.config.derive.vmcoreinfo_override = std::move(*text);
+    options.config.derive.vmcoreinfo_override_name = *options.vmcoreinfo_file;
   }
-  return backends::OpenBackend(source, options);
+  return backends::OpenBackend(source, options.config);
+}
+
+std::string BackendsText(bool with_keys) {
+  std::string out;
+  for (const backends::BackendFactory* f : backends::Backends()) {
+    absl::StrAppendFormat(&out, "  %-10s %s\n", std::string(f->name()), std::string(f->summary()));
+    if (!with_keys) continue;
+    for (const backends::ConfigKey& k : f->keys()) {
+      std::string key = k.value.empty() ? std::string(k.name) : absl::StrCat(k.name, "=", k.value);
+      absl::StrAppendFormat(&out, "      -o %-20s %s\n", key, std::string(k.help));
+    }
+  }
+  return out;
+}
+
+int BackendsCommand(int argc, char** argv) {
+  std::fputs("Backends in this build (SOURCE NAME:REST forces one; man kcorefs-NAME-backend):\n",
+             stdout);
+  std::fputs(BackendsText(true).c_str(), stdout);
+  return 0;
 }
 
 }  // namespace kcorefs::cli

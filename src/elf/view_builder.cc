@@ -61,17 +61,19 @@ bool Overlaps(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
 
 }  // namespace
 
-ViewBuilder::ViewBuilder(ViewKind kind, std::shared_ptr<const backends::Snapshot> snapshot)
-    : view_(new CoreView()), snap_(*snapshot), page_(snapshot->facts.arch->page_size) {
-  view_->kind_ = kind;
+ViewBuilder::ViewBuilder(const ViewType& type, ViewLayout layout,
+                         std::shared_ptr<const backends::Snapshot> snapshot)
+    : view_(new CoreView()), layout_(layout), snap_(*snapshot),
+      page_(snapshot->facts.arch->page_size) {
+  view_->type_ = &type;
   view_->snapshot_ = std::move(snapshot);
 }
 
 absl::StatusOr<std::shared_ptr<const CoreView>> ViewBuilder::Build() {
-  switch (view_->kind_) {
-    case ViewKind::kVmcore: BuildVmcore(); break;
-    case ViewKind::kKcore: BuildKcore(); break;
-    case ViewKind::kVmcoreinfo: BuildVmcoreinfo(); break;
+  switch (layout_) {
+    case ViewLayout::kVmcore: BuildVmcore(); break;
+    case ViewLayout::kKcore: BuildKcore(); break;
+    case ViewLayout::kVmcoreinfo: BuildVmcoreinfo(); break;
   }
   return std::shared_ptr<const CoreView>(std::move(view_));
 }
@@ -120,7 +122,7 @@ uint64_t ViewBuilder::AddPhysical(uint64_t offset, uint64_t paddr, uint64_t size
 void ViewBuilder::Finish(CoreHeaderWriter& writer) {
   uint64_t size = writer.max_end();
   view_->header_ = std::make_shared<io::BufferByteSource>(
-      absl::StrCat(ViewName(view_->kind_), " header"), writer.Finish());
+      absl::StrCat(view_->name(), " header"), writer.Finish());
   auto& ex = view_->extents_;
   // Slot 0 was reserved for the header when the builder started.
   ex[0] = Extent{0, view_->header_->size(), view_->header_.get(), 0};
@@ -146,7 +148,7 @@ void ViewBuilder::Finish(CoreHeaderWriter& writer) {
   }
   ex.resize(kept);
   if (dropped > 0) {
-    view_->warnings_.push_back(absl::StrCat(ViewName(view_->kind_), ": ", dropped,
+    view_->warnings_.push_back(absl::StrCat(view_->name(), ": ", dropped,
                                             " overlapping extents were dropped"));
   }
   view_->size_ = std::max<uint64_t>(size, view_->header_->size());

@@ -14,9 +14,13 @@
 
 namespace kcorefs::elf {
 
+// The layouts the builder knows; ViewType rows in core_view.cc pick one.
+enum class ViewLayout { kVmcore, kKcore, kVmcoreinfo };
+
 class ViewBuilder {
  public:
-  ViewBuilder(ViewKind kind, std::shared_ptr<const backends::Snapshot> snapshot);
+  ViewBuilder(const ViewType& type, ViewLayout layout,
+              std::shared_ptr<const backends::Snapshot> snapshot);
   absl::StatusOr<std::shared_ptr<const CoreView>> Build();
 
  private:
@@ -35,6 +39,7 @@ class ViewBuilder {
   void Finish(CoreHeaderWriter& writer);
 
   std::unique_ptr<CoreView> view_;
+  ViewLayout layout_;
   const backends::Snapshot& snap_;
   uint64_t page_;
 };

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "fuse/filesystem.h"
 
 #include <fuse_lowlevel.h>
@@ -6,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,22 +16,13 @@
 namespace kcorefs::fuse {
 namespace {
 
-// Fixed inode numbers: the directory is small and never changes shape.
-enum Inode : fuse_ino_t { kRoot = FUSE_ROOT_ID, kVmcore, kKcore, kVmcoreinfo, kStats, kInodeEnd };
-
-struct Entry {
-  const char* name;
-  fuse_ino_t ino;
-};
-constexpr Entry kEntries[] = {
-    {"vmcore", kVmcore}, {"kcore", kKcore}, {"vmcoreinfo", kVmcoreinfo}, {"stats", kStats}};
-
-elf::ViewKind KindOf(fuse_ino_t ino) {
-  switch (ino) {
-    case kKcore: return elf::ViewKind::kKcore;
-    case kVmcoreinfo: return elf::ViewKind::kVmcoreinfo;
-    default: return elf::ViewKind::kVmcore;
-  }
+// Inodes: the root, then one per view of the registry (in its order), then stats. The
+// numbers never change during a mount; views that do not apply are simply not listed.
+fuse_ino_t ViewIno(size_t index) { return FUSE_ROOT_ID + 1 + index; }
+fuse_ino_t StatsIno() { return ViewIno(elf::ViewTypes().size()); }
+const elf::ViewType* ViewOf(fuse_ino_t ino) {
+  if (ino <= FUSE_ROOT_ID || ino >= StatsIno()) return nullptr;
+  return elf::ViewTypes()[ino - FUSE_ROOT_ID - 1];
 }
 
 // What an open file pins: the view of the epoch it was opened in, or the stats text.
@@ -42,56 +33,73 @@ struct Handle {
 
 Filesystem* Fs(fuse_req_t req) { return static_cast<Filesystem*>(fuse_req_userdata(req)); }
 
+// Volatile bytes or maps: sizes and mtimes may change, so attributes are kept briefly.
+double AttrTtl(const Filesystem* fs) {
+  return fs->caps().bytes_volatile || fs->caps().map_volatile ? 1.0 : 3600.0;
+}
+
 absl::Status Attr(Filesystem* fs, fuse_ino_t ino, struct stat* st) {
   std::memset(st, 0, sizeof(*st));
   st->st_ino = ino;
   st->st_uid = fs->owner().uid;
   st->st_gid = fs->owner().gid;
-  if (ino == kRoot) {
+  if (ino == FUSE_ROOT_ID) {
     st->st_mode = S_IFDIR | 0555;
     st->st_nlink = 2;
     st->st_mtim.tv_sec = fs->mount_time();
     st->st_ctim = st->st_atim = st->st_mtim;
     return absl::OkStatus();
   }
-  if (ino <= kRoot || ino >= kInodeEnd) return absl::NotFoundError("no such inode");
   st->st_mode = S_IFREG | fs->owner().mode;
   st->st_nlink = 1;
-  if (ino == kStats) {
+  if (ino == StatsIno()) {
     st->st_size = static_cast<off_t>(fs->Stats().size());
     st->st_mtim.tv_sec = time(nullptr);
     st->st_ctim = st->st_atim = st->st_mtim;
     return absl::OkStatus();
   }
-  auto view = fs->View(KindOf(ino));
+  const elf::ViewType* type = ViewOf(ino);
+  if (type == nullptr) return absl::NotFoundError("no such inode");
+  auto view = fs->View(*type);
   if (!view.ok()) return view.status();
   st->st_size = static_cast<off_t>((*view)->size());
-  st->st_blocks = 0;
   st->st_mtim.tv_sec = (*view)->snapshot().mtime;
-  st->st_ctim = st->st_mtim;
-  st->st_atim = st->st_mtim;
+  st->st_ctim = st->st_atim = st->st_mtim;
   return absl::OkStatus();
 }
 
 void ReplyError(fuse_req_t req, const absl::Status& status, absl::string_view what) {
   base::LogWarning(absl::StrCat(what, ": ", status.message()));
-  fuse_reply_err(req, StatusToErrno(status));
+  fuse_reply_err(req, SourceErrno(status));
+}
+
+// The entries the root lists now: the views that apply to the current snapshot, then
+// stats. A source that cannot give a snapshot still lists every view (opening one then
+// reports the failure as EIO).
+std::vector<std::pair<std::string, fuse_ino_t>> Entries(Filesystem* fs) {
+  std::vector<std::pair<std::string, fuse_ino_t>> out;
+  auto snap = fs->backend().Current();
+  const auto& types = elf::ViewTypes();
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (snap.ok() && !types[i]->applies(**snap)) continue;
+    out.emplace_back(std::string(types[i]->name), ViewIno(i));
+  }
+  out.emplace_back("stats", StatsIno());
+  return out;
 }
 
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  if (parent != kRoot) {
+  if (parent != FUSE_ROOT_ID) {
     fuse_reply_err(req, ENOENT);
     return;
   }
-  for (const Entry& e : kEntries) {
-    if (std::strcmp(name, e.name) != 0) continue;
+  for (const auto& [entry, ino] : Entries(Fs(req))) {
+    if (entry != name) continue;
     struct fuse_entry_param ep;
     std::memset(&ep, 0, sizeof(ep));
-    ep.ino = e.ino;
-    // Live sizes change with hotplug; a short attribute timeout keeps them honest.
-    double ttl = Fs(req)->backend().live() ? 1.0 : 3600.0;
-    ep.attr_timeout = ep.entry_timeout = ttl;
-    absl::Status s = Attr(Fs(req), e.ino, &ep.attr);
+    ep.ino = ino;
+    ep.attr_timeout = ep.entry_timeout = AttrTtl(Fs(req));
+    absl::Status s = Attr(Fs(req), ino, &ep.attr);
     if (!s.ok()) return ReplyError(req, s, absl::StrCat("lookup ", name));
     fuse_reply_entry(req, &ep);
     return;
@@ -102,30 +110,32 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void GetAttr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
   struct stat st;
   absl::Status s = Attr(Fs(req), ino, &st);
-  if (!s.ok()) return ReplyError(req, s, "getattr");
-  fuse_reply_attr(req, &st, Fs(req)->backend().live() ? 1.0 : 3600.0);
+  if (!s.ok()) {
+    if (absl::IsNotFound(s) && ViewOf(ino) == nullptr) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    return ReplyError(req, s, "getattr");
+  }
+  fuse_reply_attr(req, &st, AttrTtl(Fs(req)));
 }
 
 void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info*) {
-  if (ino != kRoot) {
+  if (ino != FUSE_ROOT_ID) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
   std::vector<char> buf(size);
   size_t used = 0;
-  struct Item {
-    const char* name;
-    fuse_ino_t ino;
-    mode_t mode;
-  };
-  std::vector<Item> items = {{".", kRoot, S_IFDIR}, {"..", kRoot, S_IFDIR}};
-  for (const Entry& e : kEntries) items.push_back({e.name, e.ino, S_IFREG});
+  std::vector<std::pair<std::string, fuse_ino_t>> items = {{".", FUSE_ROOT_ID},
+                                                           {"..", FUSE_ROOT_ID}};
+  for (auto& e : Entries(Fs(req))) items.push_back(std::move(e));
   for (size_t i = static_cast<size_t>(off); i < items.size(); ++i) {
     struct stat st;
     std::memset(&st, 0, sizeof(st));
-    st.st_ino = items[i].ino;
-    st.st_mode = items[i].mode;
-    size_t n = fuse_add_direntry(req, buf.data() + used, size - used, items[i].name, &st,
+    st.st_ino = items[i].second;
+    st.st_mode = items[i].second == FUSE_ROOT_ID ? S_IFDIR : S_IFREG;
+    size_t n = fuse_add_direntry(req, buf.data() + used, size - used, items[i].first.c_str(), &st,
                                  static_cast<off_t>(i + 1));
     if (n > size - used) break;
     used += n;
@@ -134,8 +144,13 @@ void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 }
 
 void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
-  if (ino <= kRoot || ino >= kInodeEnd) {
-    fuse_reply_err(req, ino == kRoot ? EISDIR : ENOENT);
+  if (ino == FUSE_ROOT_ID) {
+    fuse_reply_err(req, EISDIR);
+    return;
+  }
+  const elf::ViewType* type = ViewOf(ino);
+  if (type == nullptr && ino != StatsIno()) {
+    fuse_reply_err(req, ENOENT);
     return;
   }
   if ((fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -144,17 +159,17 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
   }
   Filesystem* fs = Fs(req);
   auto handle = std::make_unique<Handle>();
-  if (ino == kStats) {
+  if (type == nullptr) {
     handle->text = fs->Stats();
     fi->direct_io = 1;
   } else {
-    auto view = fs->View(KindOf(ino));
-    if (!view.ok()) return ReplyError(req, view.status(), "open");
+    auto view = fs->View(*type);
+    if (!view.ok()) return ReplyError(req, view.status(), absl::StrCat("open ", type->name));
     handle->view = std::move(*view);
-    // Live memory changes under the reader: no page cache, as /proc/kcore. A dump file
-    // never changes: keep its pages cached across opens.
-    fi->direct_io = fs->backend().live() ? 1 : 0;
-    fi->keep_cache = fs->backend().live() ? 0 : 1;
+    // Volatile bytes: no page cache, as /proc/kcore. Immutable bytes keep their pages
+    // across opens; a map change invalidates them (Filesystem::EpochChanged).
+    fi->direct_io = fs->caps().bytes_volatile ? 1 : 0;
+    fi->keep_cache = fs->caps().bytes_volatile ? 0 : 1;
   }
   fi->fh = reinterpret_cast<uint64_t>(handle.release());
   fuse_reply_open(req, fi);
@@ -172,16 +187,23 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_i
     fuse_reply_buf(req, h->text.data() + (n ? o : 0), n);
     return;
   }
+  Filesystem* fs = Fs(req);
   // One buffer per loop thread: no allocation per read on the hot path.
   thread_local std::vector<uint8_t> buf;
   if (buf.size() < size) buf.resize(size);
-  auto n = h->view->ReadAt(static_cast<uint64_t>(off), absl::MakeSpan(buf.data(), size));
-  if (!n.ok()) {
-    return ReplyError(req, n.status(),
-                      absl::StrCat("read ", elf::ViewName(h->view->kind()), " at offset ",
-                                   base::Hex(static_cast<uint64_t>(off))));
+  absl::StatusOr<size_t> n;
+  if (absl::Mutex* mu = fs->serial_mu()) {
+    absl::MutexLock lock(mu);
+    n = h->view->ReadAt(static_cast<uint64_t>(off), absl::MakeSpan(buf.data(), size));
+  } else {
+    n = h->view->ReadAt(static_cast<uint64_t>(off), absl::MakeSpan(buf.data(), size));
   }
-  Fs(req)->CountRead(*n);
+  if (!n.ok()) {
+    fs->ReadFailed(n.status());
+    fuse_reply_err(req, SourceErrno(n.status()));
+    return;
+  }
+  fs->CountRead(*n);
   fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
 }
 
@@ -200,26 +222,73 @@ void Init(void* userdata, struct fuse_conn_info* conn) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const elf::CoreView>> Filesystem::View(elf::ViewKind kind) {
+Filesystem::Filesystem(std::unique_ptr<backends::Backend> backend, FileOwnership owner,
+                       ReadPathOptions read_path)
+    : backend_(std::move(backend)), caps_(backend_->capabilities()), owner_(owner),
+      read_path_(read_path), mount_time_(time(nullptr)) {
+  for (size_t i = 0; i < elf::ViewTypes().size(); ++i) slots_.push_back(std::make_unique<Slot>());
+}
+
+absl::StatusOr<std::shared_ptr<const elf::CoreView>> Filesystem::View(const elf::ViewType& type) {
   auto snap = backend_->Current();
   if (!snap.ok()) return snap.status();
-  size_t i = static_cast<size_t>(kind);
+  const uint64_t epoch = (*snap)->epoch;
+  size_t index = 0;
+  while (elf::ViewTypes()[index] != &type) ++index;
+  Slot& slot = *slots_[index];
+  bool changed = false;
   {
     absl::MutexLock lock(&mu_);
-    if (views_[i] != nullptr && views_[i]->epoch() == (*snap)->epoch) return views_[i];
+    if (epoch > latest_epoch_) {
+      changed = latest_epoch_ != 0;
+      latest_epoch_ = epoch;
+    }
   }
-  auto view = elf::CoreView::Build(kind, *snap);
+  if (changed) EpochChanged(epoch);
+  absl::MutexLock build(&slot.build_mu);
+  {
+    absl::MutexLock lock(&mu_);
+    if (slot.view != nullptr && slot.view->epoch() >= epoch) return slot.view;
+  }
+  auto view = elf::CoreView::Build(type.name, *snap);
   if (!view.ok()) return view.status();
   for (const std::string& w : (*view)->warnings()) base::LogWarning(w);
   absl::MutexLock lock(&mu_);
-  views_[i] = *view;
-  return views_[i];
+  if (slot.view == nullptr || slot.view->epoch() < epoch) slot.view = *view;
+  return slot.view;
+}
+
+void Filesystem::EpochChanged(uint64_t epoch) {
+  base::LogInfo(absl::StrCat(backend_->source(), ": the memory map changed (epoch ", epoch,
+                             "); new opens see the new layout"));
+  fuse_session* se = session_.load();
+  if (se == nullptr || caps_.bytes_volatile) return;  // direct_io: nothing cached
+  // Cached pages of an immutable-bytes source belong to the old layout. The kernel is told
+  // from another thread: invalidating from inside a request can deadlock on the inode.
+  std::thread([se] {
+    for (size_t i = 0; i < elf::ViewTypes().size(); ++i) {
+      fuse_lowlevel_notify_inval_inode(se, ViewIno(i), 0, 0);
+    }
+  }).detach();
+}
+
+void Filesystem::ReadFailed(const absl::Status& status) {
+  read_errors_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t suppressed = 0;
+  if (!read_errors_log_.Allow(&suppressed)) return;
+  base::LogError(absl::StrCat(
+      "read failed (", base::KindName(base::KindOf(status)), ", the reader gets EIO): ",
+      status.message(),
+      suppressed ? absl::StrCat(" [", suppressed, " more read errors not logged]") : ""));
 }
 
 std::string Filesystem::Stats() const {
-  return absl::StrCat("backend ", backend_->name(), "\nsource ", backend_->source(),
-                      "\nsource_bytes_read ", backend_->bytes_read(), "\nreads ",
-                      reads_.load(), "\nbytes_served ", bytes_served_.load(), "\n");
+  std::string out = absl::StrCat("backend ", backend_->name(), "\nsource ", backend_->source(),
+                                 "\nsource_bytes_read ", backend_->bytes_read(), "\nreads ",
+                                 reads_.load(), "\nbytes_served ", bytes_served_.load(),
+                                 "\nread_errors ", read_errors_.load(), "\n");
+  for (const auto& [k, v] : backend_->Stats()) absl::StrAppend(&out, k, " ", v, "\n");
+  return out;
 }
 
 const fuse_lowlevel_ops& Filesystem::Operations() {

@@ -1,23 +1,25 @@
-// The mounted directory: vmcore, kcore, vmcoreinfo and stats, served with the low-level
-// libfuse API. Views are built once per backend epoch and pinned by open file handles.
+// The mounted directory: one file per view that applies to the source (from the view
+// registry) plus `stats`, served with the low-level libfuse API. Views are built once per
+// backend epoch and pinned by open file handles.
 #ifndef KCOREFS_FUSE_FILESYSTEM_H_
 #define KCOREFS_FUSE_FILESYSTEM_H_
 
 #include <sys/types.h>
 
-#include <ctime>
-
-#include <array>
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "kcorefs/backends/backend.h"
+#include "kcorefs/base/log.h"
 #include "kcorefs/elf/core_view.h"
 
 struct fuse_lowlevel_ops;
+struct fuse_session;
 
 namespace kcorefs::fuse {
 
@@ -27,33 +29,61 @@ struct FileOwnership {
   mode_t mode;  // permission bits of the files
 };
 
+// How the read path replies (docs/performance.md has the figures behind the default).
+struct ReadPathOptions {
+  bool splice = false;  // let libfuse splice fd-backed extents
+};
+
 class Filesystem {
  public:
-  Filesystem(std::unique_ptr<backends::Backend> backend, FileOwnership owner)
-      : backend_(std::move(backend)), owner_(owner), mount_time_(time(nullptr)) {}
+  Filesystem(std::unique_ptr<backends::Backend> backend, FileOwnership owner,
+             ReadPathOptions read_path = {});
 
-  // The view for the backend's current epoch, built on first use.
-  absl::StatusOr<std::shared_ptr<const elf::CoreView>> View(elf::ViewKind kind);
+  // The view for the backend's current epoch, built on first use. One build per view and
+  // epoch even when many threads ask at once; a view of an older epoch never replaces a
+  // newer one.
+  absl::StatusOr<std::shared_ptr<const elf::CoreView>> View(const elf::ViewType& type);
   // Text of the `stats` file.
   std::string Stats() const;
 
   backends::Backend& backend() { return *backend_; }
+  const backends::Capabilities& caps() const { return caps_; }
   const FileOwnership& owner() const { return owner_; }
+  const ReadPathOptions& read_path() const { return read_path_; }
   time_t mount_time() const { return mount_time_; }
+  // Set once the session exists: page-cache invalidation on an epoch change needs it.
+  void set_session(fuse_session* se) { session_.store(se); }
   void CountRead(uint64_t bytes) {
     reads_.fetch_add(1, std::memory_order_relaxed);
     bytes_served_.fetch_add(bytes, std::memory_order_relaxed);
   }
+  // Logs a failed read (rate-limited) and counts it; the reader gets EIO.
+  void ReadFailed(const absl::Status& status);
+  // Held around every source read when the backend's thread model is serialized.
+  absl::Mutex* serial_mu() { return caps_.threads == backends::ThreadModel::kSerialized ? &serial_ : nullptr; }
   static const fuse_lowlevel_ops& Operations();
 
  private:
+  struct Slot {
+    absl::Mutex build_mu;  // held while building: concurrent opens wait for one build
+    std::shared_ptr<const elf::CoreView> view;  // guarded by Filesystem::mu_
+  };
+  void EpochChanged(uint64_t epoch);
+
   std::unique_ptr<backends::Backend> backend_;
+  const backends::Capabilities caps_;
   FileOwnership owner_;
+  ReadPathOptions read_path_;
   time_t mount_time_;
+  std::atomic<fuse_session*> session_{nullptr};
   absl::Mutex mu_;
-  std::array<std::shared_ptr<const elf::CoreView>, 3> views_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Slot>> slots_;  // one per elf::ViewTypes() entry
+  uint64_t latest_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Mutex serial_;
+  base::LogRateLimiter read_errors_log_{10, absl::Seconds(10)};
   std::atomic<uint64_t> reads_{0};
   std::atomic<uint64_t> bytes_served_{0};
+  std::atomic<uint64_t> read_errors_{0};
 };
 
 }  // namespace kcorefs::fuse

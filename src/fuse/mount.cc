@@ -1,17 +1,25 @@
-#include "fuse/mount.h"
+#include "kcorefs/fuse/mount.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
-
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "fuse/filesystem.h"
+#include "kcorefs/base/errors.h"
 #include "kcorefs/base/log.h"
+#include "kcorefs/base/unique_fd.h"
 #include "kcorefs/elf/core_view.h"
+#include "kcorefs/io/small_file.h"
 
 namespace kcorefs::fuse {
 namespace {
@@ -35,25 +43,144 @@ struct SessionDeleter {
   void operator()(fuse_session* se) const { fuse_session_destroy(se); }
 };
 
+// The detaching parent waits on this pipe: one byte, 0 for "mounted", from the child.
+class ReadyPipe {
+ public:
+  void Set(int write_fd) { fd_.Reset(write_fd); }
+  void Signal(bool ok) {
+    if (!fd_.valid()) return;
+    char c = ok ? 0 : 1;
+    (void)!::write(fd_.get(), &c, 1);
+    fd_.Reset();
+  }
+
+ private:
+  base::UniqueFd fd_;
+};
+
+// Forks; the parent waits for the child's verdict and exits with it. Returns in the child.
+void Detach(ReadyPipe& ready) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    base::LogError("cannot create a pipe to detach; staying in the foreground");
+    return;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    base::LogError("cannot fork to detach; staying in the foreground");
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return;
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    char c = 1;
+    ssize_t n;
+    do n = ::read(fds[0], &c, 1); while (n < 0 && errno == EINTR);
+    _exit(n == 1 && c == 0 ? 0 : 1);
+  }
+  ::close(fds[0]);
+  ready.Set(fds[1]);
+  ::setsid();
+}
+
+// Stdio to /dev/null and the log to syslog, once the parent has gone.
+void FinishDetach() {
+  base::UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (null.valid()) {
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) ::dup2(null.get(), fd);
+  }
+  if (::chdir("/") != 0) {}
+  base::LogToSyslog();
+}
+
+bool IsMountPoint(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return false;
+  std::string want(real);
+  std::free(real);
+  auto info = io::ReadSmallFile("/proc/self/mountinfo", 64 << 20);
+  if (!info.ok()) return false;
+  for (absl::string_view line : absl::StrSplit(*info, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    if (f.size() > 4 && f[4] == want) return true;
+  }
+  return false;
+}
+
+int Serve(fuse_session* se, const MountOptions& options) {
+  if (options.single_thread) return fuse_session_loop(se);
+  struct fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(cfg, options.clone_fd ? 1 : 0);
+  fuse_loop_cfg_set_max_threads(cfg, options.max_threads);
+  int rc = fuse_session_loop_mt(se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  return rc;
+}
+
 }  // namespace
 
-int RunMount(std::unique_ptr<backends::Backend> backend, const MountOptions& options) {
-  std::string source = backend->source();
-  auto snap = backend->Current();
-  if (!snap.ok()) {
-    base::LogError(std::string(snap.status().message()));
+absl::Status CheckMountpoint(const std::string& path, bool nonempty) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return base::ErrnoError(errno, absl::StrCat("mount point ", path, " (create it with mkdir)"));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mount point ", path, " is not a directory; give an empty directory"));
+  }
+  if (IsMountPoint(path)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "something is already mounted at ", path, "; unmount it first (fusermount3 -u ", path,
+        ") or choose another directory"));
+  }
+  if (!nonempty) {
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
+    if (dir != nullptr) {
+      while (struct dirent* e = ::readdir(dir.get())) {
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "mount point ", path, " is not empty (it holds ", e->d_name,
+              "); the mount would hide its contents: use an empty directory, or -o nonempty"));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+int RunMount(const BackendOpener& open, const MountOptions& options) {
+  if (absl::Status s = CheckMountpoint(options.mountpoint, options.nonempty); !s.ok()) {
+    base::LogError(std::string(s.message()));
     return 1;
   }
+  ReadyPipe ready;
+  // Fork before the backend exists: a backend's threads and connections are made in the
+  // process that serves (docs/backend-api.md, "Lifecycle").
+  if (!options.foreground) Detach(ready);
+  auto fail = [&ready](const std::string& message) {
+    base::LogError(message);
+    ready.Signal(false);
+    return 1;
+  };
+  auto opened = open();
+  if (!opened.ok()) return fail(std::string(opened.status().message()));
+  std::unique_ptr<backends::Backend> backend = std::move(*opened);
+  std::string source = backend->source();
+  auto snap = backend->Current();
+  if (!snap.ok()) return fail(std::string(snap.status().message()));
   for (const std::string& w : (*snap)->warnings) base::LogWarning(w);
   FileOwnership owner{options.uid.value_or(getuid()), options.gid.value_or(getgid()),
                       options.mode.value_or(0400)};
-  Filesystem fs(std::move(backend), owner);
-  for (elf::ViewKind kind : elf::kAllViews) {
-    auto view = fs.View(kind);  // logs the view's warnings (e.g. the gdb symbol-file hint)
+  ReadPathOptions read_path;
+  read_path.splice = options.splice.value_or(false);
+  Filesystem fs(std::move(backend), owner, read_path);
+  for (const elf::ViewType* type : elf::ViewTypes()) {
+    if (!type->applies(**snap)) continue;
+    auto view = fs.View(*type);  // logs the view's warnings (e.g. the gdb symbol-file hint)
     if (!view.ok()) {
-      base::LogError(absl::StrCat(source, ": cannot build the ", elf::ViewName(kind),
-                                  " view: ", view.status().message()));
-      return 1;
+      return fail(absl::StrCat(source, ": cannot build the ", type->name,
+                               " view: ", view.status().message()));
     }
   }
 
@@ -68,48 +195,32 @@ int RunMount(std::unique_ptr<backends::Backend> backend, const MountOptions& opt
   fuse_args fargs = args.Get();
   std::unique_ptr<fuse_session, SessionDeleter> se(
       fuse_session_new(&fargs, &Filesystem::Operations(), sizeof(fuse_lowlevel_ops), &fs));
-  if (!se) {
-    base::LogError("cannot create the FUSE session (see the message above)");
-    return 1;
-  }
+  if (!se) return fail("cannot create the FUSE session (see the message above)");
+  fs.set_session(se.get());
   // A shell starts background jobs with SIGINT ignored, and libfuse keeps an ignored
   // disposition; `kill -INT` must still unmount cleanly, so both stop signals start from
   // their defaults. (SIGHUP stays as inherited: nohup means it.)
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (fuse_set_signal_handlers(se.get()) != 0) {
-    base::LogError("cannot install signal handlers");
-    return 1;
-  }
+  if (fuse_set_signal_handlers(se.get()) != 0) return fail("cannot install signal handlers");
   if (fuse_session_mount(se.get(), options.mountpoint.c_str()) != 0) {
-    base::LogError(absl::StrCat("cannot mount at ", options.mountpoint,
-                                ": is it an empty directory, and is /dev/fuse usable?"));
     fuse_remove_signal_handlers(se.get());
-    return 1;
+    return fail(absl::StrCat("cannot mount at ", options.mountpoint, ": is /dev/fuse usable?"));
+  }
+  if (absl::Status s = fs.backend().Start(); !s.ok()) {
+    fuse_session_unmount(se.get());
+    fuse_remove_signal_handlers(se.get());
+    return fail(absl::StrCat(source, ": cannot start the backend: ", s.message()));
   }
   base::LogInfo(absl::StrCat("serving ", source, " at ", options.mountpoint));
-  if (!options.foreground) {
-    if (fuse_daemonize(0) != 0) {
-      fuse_session_unmount(se.get());
-      fuse_remove_signal_handlers(se.get());
-      return 1;
-    }
-    base::LogToSyslog();
-  }
-  int rc;
-  if (options.single_thread) {
-    rc = fuse_session_loop(se.get());
-  } else {
-    struct fuse_loop_config* cfg = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_clone_fd(cfg, 0);
-    fuse_loop_cfg_set_max_threads(cfg, 16);
-    rc = fuse_session_loop_mt(se.get(), cfg);
-    fuse_loop_cfg_destroy(cfg);
-  }
+  ready.Signal(true);
+  if (!options.foreground) FinishDetach();
+  int rc = Serve(se.get(), options);
   base::LogInfo(absl::StrCat("unmounting ", options.mountpoint, "; read ",
                              fs.backend().bytes_read(), " bytes from ", source));
   fuse_session_unmount(se.get());
   fuse_remove_signal_handlers(se.get());
+  fs.backend().Close();
   return rc == 0 ? 0 : 1;
 }
 

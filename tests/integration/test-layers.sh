@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Layers look only down: base → io → mem → kernel → backends → elf → fuse/cli.
-# Fails on any #include of a project header from a higher layer.
+# Fails on any #include of a project header from a higher layer, and on any include of
+# another component's private header (src/X/... from outside src/X; a backend may use its
+# own directory and backends/common/ only): components talk through include/kcorefs/.
 source "$(dirname "$0")/functions.sh"
 rank() {
   case $1 in
@@ -22,6 +24,17 @@ while IFS= read -r file; do
     checked=$((checked + 1))
     if [ "$theirs" -gt "$mine" ]; then
       echo "upward include: $rel ($layer) includes $inc ($target)"
+      bad=1
+    fi
+    case $inc in kcorefs/*) continue ;; esac
+    # A private header: only its own component may include it.
+    own=$(echo "$rel" | cut -d/ -f2)
+    if [ "$own" = backends ]; then
+      comp=$(echo "$rel" | cut -d/ -f3)
+      case $inc in backends/common/*|"backends/$comp/"*) ;;
+        *) echo "private include across components: $rel includes $inc"; bad=1 ;; esac
+    elif [ "$(echo "$rel" | cut -d/ -f1)" = include ] || [ "$target" != "$own" ]; then
+      echo "private include across components: $rel includes $inc"
       bad=1
     fi
   done < <(grep -hoE '^#include "[^"]+"' "$file" | sed -E 's/#include "([^"]+)"/\1/' | grep -E '^(kcorefs/|base/|io/|mem/|kernel/|backends/|elf/|fuse/|cli/)')

@@ -14,16 +14,29 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "kcorefs/backends/backend.h"
+#include "kcorefs/backends/snapshot.h"
 #include "kcorefs/io/byte_source.h"
 
 namespace kcorefs::elf {
 
-enum class ViewKind { kVmcore, kKcore, kVmcoreinfo };
+class CoreView;
 
-absl::string_view ViewName(ViewKind kind);
-std::optional<ViewKind> ViewByName(absl::string_view name);
-inline constexpr ViewKind kAllViews[] = {ViewKind::kVmcore, ViewKind::kKcore, ViewKind::kVmcoreinfo};
+// One entry of the view registry: a file of the mount and of `kcorefs export --view`.
+// FUSE inodes and the CLI's view list are generated from ViewTypes(); a view that applies
+// only to some sources (coreimage: kmemdump) says so in `applies`.
+struct ViewType {
+  absl::string_view name;
+  absl::string_view summary;
+  bool (*applies)(const backends::Snapshot& snapshot);
+  absl::StatusOr<std::shared_ptr<const CoreView>> (*build)(
+      const ViewType& type, std::shared_ptr<const backends::Snapshot> snapshot);
+};
+
+// Every view, in the order the mount lists them.
+const std::vector<const ViewType*>& ViewTypes();
+const ViewType* FindViewType(absl::string_view name);
+// Names of the views that apply to `snapshot`, for messages ("vmcore, kcore, vmcoreinfo").
+std::string ViewNames(const backends::Snapshot* snapshot = nullptr);
 
 // `length` bytes at file `offset`, copied from `source` at `source_offset`.
 struct Extent {
@@ -37,10 +50,13 @@ struct Extent {
 class CoreView {
  public:
   // Builds the view's header and extent table from a snapshot (which it pins).
+  // Builds view `name` of `snapshot`: NotFound for a name no view has, FailedPrecondition
+  // for a view that does not apply to this source.
   static absl::StatusOr<std::shared_ptr<const CoreView>> Build(
-      ViewKind kind, std::shared_ptr<const backends::Snapshot> snapshot);
+      absl::string_view name, std::shared_ptr<const backends::Snapshot> snapshot);
 
-  ViewKind kind() const { return kind_; }
+  const ViewType& type() const { return *type_; }
+  absl::string_view name() const { return type_->name; }
   uint64_t size() const { return size_; }
   uint64_t epoch() const { return snapshot_->epoch; }
   const backends::Snapshot& snapshot() const { return *snapshot_; }
@@ -51,13 +67,18 @@ class CoreView {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   // Reads up to out.size() bytes at `offset`; returns the count (short only at EOF).
-  // A source failure is returned as is (the FUSE edge turns it into EIO).
-  absl::StatusOr<size_t> ReadAt(uint64_t offset, absl::Span<uint8_t> out) const;
+  // A source failure keeps its code and kind, annotated with DescribeOffset() of the
+  // failing byte (the FUSE edge turns it into EIO).
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, absl::Span<uint8_t> out,
+                                absl::Time deadline = io::NoDeadline()) const;
+  // "vmcore offset 0x1000 (physical 0x2000, virtual 0xffff888000002000)": the addresses
+  // the program header holding `offset` gives it. Walks the header: for messages only.
+  std::string DescribeOffset(uint64_t offset) const;
 
  private:
   friend class ViewBuilder;
   CoreView() = default;
-  ViewKind kind_ = ViewKind::kVmcore;
+  const ViewType* type_ = nullptr;
   std::shared_ptr<const backends::Snapshot> snapshot_;
   std::shared_ptr<io::BufferByteSource> header_;
   std::vector<Extent> extents_;  // sorted by offset, non-overlapping

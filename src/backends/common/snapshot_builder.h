@@ -8,17 +8,22 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "kcorefs/backends/backend.h"
+#include "kcorefs/backends/snapshot.h"
 
 namespace kcorefs::backends {
 
-absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
-    const std::string& source, mem::MemoryMap map, const kernel::KernelHints& hints,
-    std::vector<std::string> warnings, const BackendOptions& options, uint64_t epoch,
-    int64_t mtime);
+struct SnapshotParts {
+  mem::MemoryMap map;
+  kernel::KernelHints hints;
+  std::vector<std::string> warnings;
+  std::string format;
+  uint64_t epoch = 1;
+  int64_t mtime = 0;
+};
 
-// Reads a whole small text file (/proc/iomem, /sys/kernel/vmcoreinfo, --vmcoreinfo FILE).
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t limit = 1 << 20);
+absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(const std::string& source,
+                                                              SnapshotParts parts,
+                                                              const kernel::DeriveOptions& derive);
 
 }  // namespace kcorefs::backends
 

@@ -7,26 +7,27 @@
 #include <string>
 
 #include "kcorefs/backends/backend.h"
+#include "kcorefs/io/byte_source.h"
 
 namespace kcorefs::backends {
 
 class StaticBackend final : public Backend {
  public:
   // `name`: the registry name; `bytes`: the source whose reads are counted.
-  StaticBackend(absl::string_view name, std::string source, bool live,
+  StaticBackend(absl::string_view name, std::string source, Capabilities caps,
                 std::shared_ptr<const io::ByteSource> bytes, std::shared_ptr<const Snapshot> snap)
-      : name_(name), source_(std::move(source)), live_(live), bytes_(std::move(bytes)),
+      : name_(name), source_(std::move(source)), caps_(caps), bytes_(std::move(bytes)),
         snap_(std::move(snap)) {}
   absl::string_view name() const override { return name_; }
   const std::string& source() const override { return source_; }
-  bool live() const override { return live_; }
+  Capabilities capabilities() const override { return caps_; }
   absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override { return snap_; }
   uint64_t bytes_read() const override { return bytes_->bytes_read(); }
 
  private:
   absl::string_view name_;
   std::string source_;
-  bool live_;
+  Capabilities caps_;
   std::shared_ptr<const io::ByteSource> bytes_;
   std::shared_ptr<const Snapshot> snap_;
 };

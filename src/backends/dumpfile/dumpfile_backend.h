@@ -11,7 +11,7 @@
 namespace kcorefs::backends {
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenDumpfileBackend(const std::string& path,
-                                                             const BackendOptions& options);
+                                                             const BackendConfig& config);
 
 }  // namespace kcorefs::backends
 

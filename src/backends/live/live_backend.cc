@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "backends/live/live_backend.h"
 
 #include <ctime>
@@ -14,6 +13,7 @@
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/log.h"
 #include "kcorefs/base/status_macros.h"
+#include "kcorefs/io/small_file.h"
 
 namespace kcorefs::backends {
 namespace {
@@ -27,12 +27,15 @@ int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 class KcoreLiveBackend final : public Backend {
  public:
   KcoreLiveBackend(std::string path, std::shared_ptr<io::FileByteSource> file,
-                   BackendOptions options)
-      : path_(std::move(path)), file_(std::move(file)), options_(std::move(options)) {}
+                   kernel::DeriveOptions derive)
+      : path_(std::move(path)), file_(std::move(file)), derive_(std::move(derive)) {}
 
   absl::string_view name() const override { return "live"; }
   const std::string& source() const override { return path_; }
-  bool live() const override { return true; }
+  Capabilities capabilities() const override {
+    return Capabilities{.bytes_volatile = true, .map_volatile = true,
+                        .threads = ThreadModel::kParallel, .fd_backed = true};
+  }
   uint64_t bytes_read() const override { return file_->bytes_read(); }
 
   absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override {
@@ -45,8 +48,9 @@ class KcoreLiveBackend final : public Backend {
     }
     KCOREFS_ASSIGN_OR_RETURN(ElfCoreContents core, ReadElfCore(file_, size));
     uint64_t epoch = snap_ == nullptr ? 1 : snap_->epoch + 1;
-    KCOREFS_ASSIGN_OR_RETURN(snap_, BuildSnapshot(path_, std::move(core.map), core.hints,
-                                                  std::move(core.warnings), options_, epoch, Now()));
+    SnapshotParts parts{std::move(core.map), std::move(core.hints), std::move(core.warnings),
+                        "live /proc/kcore", epoch, Now()};
+    KCOREFS_ASSIGN_OR_RETURN(snap_, BuildSnapshot(path_, std::move(parts), derive_));
     size_ = size;
     return snap_;
   }
@@ -54,7 +58,7 @@ class KcoreLiveBackend final : public Backend {
  private:
   std::string path_;
   std::shared_ptr<io::FileByteSource> file_;
-  BackendOptions options_;
+  kernel::DeriveOptions derive_;
   absl::Mutex mu_;
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const Snapshot> snap_ ABSL_GUARDED_BY(mu_);
@@ -63,7 +67,7 @@ class KcoreLiveBackend final : public Backend {
 // /sys/kernel/vmcoreinfo holds "PADDR SIZE" (hex) of the kernel's vmcoreinfo_note.
 absl::StatusOr<std::string> ReadVmcoreinfoViaSysfs(const mem::MemoryMap& map) {
   const std::string sysfs = "/sys/kernel/vmcoreinfo";
-  KCOREFS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(sysfs));
+  KCOREFS_ASSIGN_OR_RETURN(std::string text, io::ReadSmallFile(sysfs));
   std::vector<std::string> parts = absl::StrSplit(absl::StripAsciiWhitespace(text), ' ',
                                                   absl::SkipEmpty());
   uint64_t paddr = 0, size = 0;
@@ -82,9 +86,9 @@ absl::StatusOr<std::string> ReadVmcoreinfoViaSysfs(const mem::MemoryMap& map) {
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenPhysDevice(const std::string& path,
-                                                        const BackendOptions& options) {
+                                                        const kernel::DeriveOptions& derive) {
   KCOREFS_ASSIGN_OR_RETURN(auto dev, io::FileByteSource::Open(path));
-  KCOREFS_ASSIGN_OR_RETURN(std::string iomem, ReadSmallFile("/proc/iomem"));
+  KCOREFS_ASSIGN_OR_RETURN(std::string iomem, io::ReadSmallFile("/proc/iomem"));
   KCOREFS_ASSIGN_OR_RETURN(auto ranges, ParseIomemSystemRam(iomem));
   std::vector<mem::Segment> segs;
   for (const IomemRange& r : ranges) {
@@ -102,11 +106,32 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenPhysDevice(const std::string& path,
     base::LogWarning(absl::StrCat("cannot read VMCOREINFO through /sys/kernel/vmcoreinfo: ",
                                   text.status().message(), "; scanning memory instead"));
   }
-  KCOREFS_ASSIGN_OR_RETURN(auto snap, BuildSnapshot(path, std::move(map), hints, {}, options, 1, Now()));
+  SnapshotParts parts{std::move(map), std::move(hints), {}, absl::StrCat("physical memory (", path, ")"),
+                      1, Now()};
+  KCOREFS_ASSIGN_OR_RETURN(auto snap, BuildSnapshot(path, std::move(parts), derive));
   // The RAM ranges are read once; the bytes stay live (direct_io).
-  return std::unique_ptr<Backend>(
-      new StaticBackend("live", path, /*live=*/true, std::move(dev), std::move(snap)));
+  Capabilities caps{.bytes_volatile = true, .map_volatile = false,
+                    .threads = ThreadModel::kParallel, .fd_backed = true};
+  return std::unique_ptr<Backend>(new StaticBackend("live", path, caps, std::move(dev), std::move(snap)));
 }
+
+class LiveFactory final : public BackendFactory {
+ public:
+  absl::string_view name() const override { return "live"; }
+  absl::string_view summary() const override {
+    return "the running kernel: /proc/kcore, /dev/crash or /dev/mem";
+  }
+  int Probe(const ProbeInput& in) const override {
+    const std::string& s = in.source;
+    return s == "live" || s == "/proc/kcore" || s == "/dev/mem" || s == "/dev/crash" ? 100 : 0;
+  }
+  absl::StatusOr<std::unique_ptr<Backend>> Open(const std::string& source,
+                                                const BackendConfig& config) const override {
+    return OpenLiveBackend(source, config);
+  }
+};
+
+KCOREFS_REGISTER_BACKEND(LiveFactory);
 
 }  // namespace
 
@@ -132,11 +157,13 @@ absl::StatusOr<std::vector<IomemRange>> ParseIomemSystemRam(absl::string_view te
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Backend>> OpenLiveBackend(const std::string& path,
-                                                         const BackendOptions& options) {
-  if (path == "/dev/mem" || path == "/dev/crash") return OpenPhysDevice(path, options);
+absl::StatusOr<std::unique_ptr<Backend>> OpenLiveBackend(const std::string& source,
+                                                         const BackendConfig& config) {
+  // "live" alone is this machine's /proc/kcore.
+  const std::string path = source == "live" || source.empty() ? "/proc/kcore" : source;
+  if (path == "/dev/mem" || path == "/dev/crash") return OpenPhysDevice(path, config.derive);
   KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
-  auto backend = std::make_unique<KcoreLiveBackend>(path, std::move(file), options);
+  auto backend = std::make_unique<KcoreLiveBackend>(path, std::move(file), config.derive);
   KCOREFS_RETURN_IF_ERROR(backend->Current().status());
   return std::unique_ptr<Backend>(std::move(backend));
 }

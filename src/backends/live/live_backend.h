@@ -14,8 +14,9 @@
 
 namespace kcorefs::backends {
 
-absl::StatusOr<std::unique_ptr<Backend>> OpenLiveBackend(const std::string& path,
-                                                         const BackendOptions& options);
+// SOURCE: "live" (this machine's /proc/kcore), an ELF kcore path, /dev/crash or /dev/mem.
+absl::StatusOr<std::unique_ptr<Backend>> OpenLiveBackend(const std::string& source,
+                                                         const BackendConfig& config);
 
 // "System RAM" ranges (top-level lines) of /proc/iomem text, as [first, last] inclusive.
 struct IomemRange {

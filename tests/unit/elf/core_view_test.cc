@@ -1,4 +1,5 @@
 #include "kcorefs/elf/core_view.h"
+#include "kcorefs/backends/backend.h"
 
 #include <gelf.h>
 #include <libelf.h>
@@ -80,7 +81,7 @@ class CoreViewTest : public ::testing::Test {
 };
 
 TEST_F(CoreViewTest, VmcoreFollowsTheKdumpRules) {
-  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kVmcore, snap_));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build("vmcore", snap_));
   ParsedView p(*v);
   EXPECT_EQ(p.ehdr().e_type, ET_CORE);
   EXPECT_EQ(p.ehdr().e_phoff, 64u);
@@ -110,7 +111,7 @@ TEST_F(CoreViewTest, VmcoreFollowsTheKdumpRules) {
 }
 
 TEST_F(CoreViewTest, KcoreIsSparseWithALinkTimeAlias) {
-  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kKcore, snap_));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build("kcore", snap_));
   ParsedView p(*v);
   ASSERT_EQ(p.phnum(), 4u);
   GElf_Phdr runtime = p.phdr(1), alias = p.phdr(2), ram = p.phdr(3);
@@ -131,7 +132,7 @@ TEST_F(CoreViewTest, KcoreWithoutRoomForTheAliasSaysHowToLoadSymbols) {
   auto snap = std::make_shared<backends::Snapshot>(*snap_);
   snap->facts.kaslr_offset = 0x200000;  // a 4 MiB image moved by 2 MiB overlaps itself
   snap->facts.image.size = 4 << 20;
-  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kKcore, snap));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build("kcore", snap));
   ParsedView p(*v);
   EXPECT_EQ(p.phnum(), 3u);  // note, image, RAM: no alias
   ASSERT_EQ(v->warnings().size(), 1u);
@@ -140,7 +141,7 @@ TEST_F(CoreViewTest, KcoreWithoutRoomForTheAliasSaysHowToLoadSymbols) {
 }
 
 TEST_F(CoreViewTest, VmcoreinfoViewIsTheServedText) {
-  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kVmcoreinfo, snap_));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build("vmcoreinfo", snap_));
   std::string text = Read(*v, 0, v->size());
   EXPECT_EQ(text, snap_->facts.vmcoreinfo.text());
   EXPECT_EQ(Read(*v, v->size(), 10), "");
@@ -155,7 +156,7 @@ TEST_F(CoreViewTest, ManySegmentsUseExtendedNumbering) {
   ASSERT_TRUE(map.ok());
   auto snap = std::make_shared<backends::Snapshot>(*snap_);
   snap->map = *map;
-  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build(ViewKind::kVmcore, snap));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build("vmcore", snap));
   ParsedView p(*v);
   EXPECT_EQ(p.ehdr().e_phnum, PN_XNUM);
   EXPECT_EQ(p.phnum(), 70003u);

@@ -9,18 +9,17 @@
 namespace kcorefs::fuse {
 namespace {
 
-TEST(ErrnoMapTest, FaultsAndTransportFailuresAreEio) {
-  EXPECT_EQ(StatusToErrno(base::FaultError(1, "x")), EIO);
-  EXPECT_EQ(StatusToErrno(absl::UnavailableError("gone")), EIO);
-  EXPECT_EQ(StatusToErrno(absl::DeadlineExceededError("slow")), EIO);
-  EXPECT_EQ(StatusToErrno(absl::OutOfRangeError("truncated")), EIO);
-}
-
-TEST(ErrnoMapTest, OtherCodesKeepTheirMeaning) {
-  EXPECT_EQ(StatusToErrno(absl::OkStatus()), 0);
-  EXPECT_EQ(StatusToErrno(absl::NotFoundError("")), ENOENT);
-  EXPECT_EQ(StatusToErrno(absl::PermissionDeniedError("")), EACCES);
-  EXPECT_EQ(StatusToErrno(absl::InvalidArgumentError("")), EINVAL);
+TEST(ErrnoMapTest, EverySourceFailureIsEio) {
+  EXPECT_EQ(SourceErrno(absl::OkStatus()), 0);
+  EXPECT_EQ(SourceErrno(base::FaultError(1, "x")), EIO);
+  EXPECT_EQ(SourceErrno(base::TransientError("gone")), EIO);
+  EXPECT_EQ(SourceErrno(base::DeadlineError("slow")), EIO);
+  EXPECT_EQ(SourceErrno(absl::OutOfRangeError("truncated")), EIO);
+  // pread's own errnos must not leak through as other meanings: EFAULT became EINVAL,
+  // ENXIO became ENOENT and EPERM became EACCES through absl's errno codes.
+  for (int err : {EFAULT, ENXIO, EPERM, EACCES, ENOENT, EINVAL, EIO, ENOMEM, ENOSYS}) {
+    EXPECT_EQ(SourceErrno(base::ErrnoError(err, "pread")), EIO) << err;
+  }
 }
 
 }  // namespace
