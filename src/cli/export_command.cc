@@ -29,7 +29,8 @@ constexpr char kExportUsage[] =
     "\n"
     "      --view VIEW         vmcore (default), kcore, vmcoreinfo, or another view\n"
     "                          the source has (the names its mount would list)\n"
-    "  -o, --output FILE       where to write (required)\n"
+    "  -o, --output FILE       where to write (required); never the source itself\n"
+    "      --force             overwrite FILE if it exists\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
     "  -O KEY=VALUE[,...]      backend options (`kcorefs backends` lists them)\n"
     "  -h, --help              this text\n";
@@ -115,15 +116,80 @@ absl::Status Export(const elf::CoreView& view, int fd, bool seekable) {
   return absl::OkStatus();
 }
 
+// The export's output. Never the source itself (compared by device and inode, so a
+// symlink or a second name does not get past it), never an existing file without --force,
+// and on failure only a file this export wrote is removed — by the name it really has.
+class OutputFile {
+ public:
+  static absl::StatusOr<OutputFile> Stdout() {
+    OutputFile f;
+    f.fd_.Reset(::dup(STDOUT_FILENO));
+    if (!f.fd_.valid()) return base::ErrnoError(errno, "dup stdout");
+    return f;
+  }
+
+  static absl::StatusOr<OutputFile> Create(const std::string& path, bool force,
+                                           const std::string& source) {
+    struct stat out_st, src_st;
+    bool exists = ::stat(path.c_str(), &out_st) == 0;
+    if (exists && ::stat(source.c_str(), &src_st) == 0 && out_st.st_dev == src_st.st_dev &&
+        out_st.st_ino == src_st.st_ino) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing to export onto the source itself: ", path, " is ", source,
+          "; choose another output file"));
+    }
+    if (exists && S_ISREG(out_st.st_mode) && !force) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          path, " exists; kcorefs export does not overwrite a file unless given --force"));
+    }
+    OutputFile f;
+    int flags = O_WRONLY | O_CLOEXEC | (exists ? 0 : O_CREAT | O_EXCL);
+    f.fd_.Reset(::open(path.c_str(), flags, 0600));
+    if (!f.fd_.valid()) return base::ErrnoError(errno, absl::StrCat("open ", path));
+    struct stat st;
+    if (::fstat(f.fd_.get(), &st) != 0) return base::ErrnoError(errno, absl::StrCat("stat ", path));
+    f.regular_ = S_ISREG(st.st_mode);
+    f.seekable_ = f.regular_ || ::lseek(f.fd_.get(), 0, SEEK_CUR) >= 0;
+    f.created_ = !exists;
+    if (f.regular_ && ::ftruncate(f.fd_.get(), 0) != 0) {
+      return base::ErrnoError(errno, absl::StrCat("truncate ", path));
+    }
+    // Where the bytes really go, for removal: a symlink's target, not the link.
+    char real[PATH_MAX];
+    ssize_t n = ::readlink(absl::StrCat("/proc/self/fd/", f.fd_.get()).c_str(), real, sizeof(real) - 1);
+    f.real_path_ = n > 0 ? std::string(real, static_cast<size_t>(n)) : path;
+    return f;
+  }
+
+  int fd() const { return fd_.get(); }
+  // Stdout may be a pipe even where lseek works on it: pipes get the zeros written out.
+  bool seekable() const { return seekable_; }
+  // A partial core would mislead. Only a regular file is touched (never a device): one
+  // this export created is removed, one it overwrote (--force) is emptied.
+  void RemovePartial() {
+    if (!regular_) return;
+    if (created_) ::unlink(real_path_.c_str());
+    else if (::ftruncate(fd_.get(), 0) != 0) {}
+  }
+
+ private:
+  base::UniqueFd fd_;
+  bool regular_ = false;
+  bool seekable_ = false;
+  bool created_ = false;
+  std::string real_path_;
+};
+
 }  // namespace
 
 int ExportCommand(int argc, char** argv) {
   static const struct option kLong[] = {
       {"view", required_argument, nullptr, 'w'}, {"output", required_argument, nullptr, 'o'},
       {"vmcoreinfo", required_argument, nullptr, 'V'}, {"option", required_argument, nullptr, 'O'},
-      {"help", no_argument, nullptr, 'h'},
+      {"force", no_argument, nullptr, 'F'}, {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   std::string view_name = "vmcore", output;
+  bool force = false;
   SourceOptions source_opts;
   optind = 1;
   int c;
@@ -132,6 +198,7 @@ int ExportCommand(int argc, char** argv) {
       case 'w': view_name = optarg; break;
       case 'o': output = optarg; break;
       case 'V': source_opts.vmcoreinfo_file = optarg; break;
+      case 'F': force = true; break;
       case 'O':
         if (absl::Status s = source_opts.config.ParseList(optarg); !s.ok()) {
           base::LogError(std::string(s.message()));
@@ -142,8 +209,12 @@ int ExportCommand(int argc, char** argv) {
       default: std::fputs(kExportUsage, stderr); return 2;
     }
   }
-  if (argc - optind != 1 || output.empty()) {
-    std::fputs(kExportUsage, stderr);
+  const char* problem = argc - optind < 1  ? "no SOURCE given"
+                        : argc - optind > 1 ? "more than one SOURCE given"
+                        : output.empty()    ? "no output given (-o FILE, or -o - for stdout)"
+                                            : nullptr;
+  if (problem != nullptr) {
+    std::fprintf(stderr, "kcorefs export: %s\n\n%s", problem, kExportUsage);
     return 2;
   }
   auto backend = OpenSource(argv[optind], std::move(source_opts));
@@ -161,15 +232,12 @@ int ExportCommand(int argc, char** argv) {
   for (const std::string& w : (*snap)->warnings) base::LogWarning(w);
   for (const std::string& w : (*view)->warnings()) base::LogWarning(w);
   bool to_stdout = output == "-";
-  base::UniqueFd out(to_stdout ? ::dup(STDOUT_FILENO)
-                               : ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!out.valid()) {
-    base::LogError(absl::StrCat("cannot open ", output, ": ", std::strerror(errno)));
+  auto out = to_stdout ? OutputFile::Stdout() : OutputFile::Create(output, force, (*backend)->source());
+  if (!out.ok()) {
+    base::LogError(std::string(out.status().message()));
     return 1;
   }
-  bool seekable = !to_stdout || ::lseek(out.get(), 0, SEEK_CUR) >= 0;
-  if (to_stdout) seekable = false;  // stdout may be a pipe even when lseek works on it
-  absl::Status s = Export(**view, out.get(), seekable);
+  absl::Status s = Export(**view, out->fd(), out->seekable());
   if (!s.ok()) {
     // ext4 stops at 16 TiB; the kcore layout is ~100 TiB sparse, like /proc/kcore.
     std::string hint = absl::IsOutOfRange(s) || absl::StrContains(s.message(), "too large")
@@ -178,9 +246,7 @@ int ExportCommand(int argc, char** argv) {
                                           "that large, such as tmpfs, XFS or btrfs, or to a pipe)")
                            : "";
     base::LogError(absl::StrCat("export to ", output, " failed: ", s.message(), hint));
-    // A partial core would mislead; only a regular file is removed (never a device).
-    struct stat st;
-    if (!to_stdout && ::fstat(out.get(), &st) == 0 && S_ISREG(st.st_mode)) ::unlink(output.c_str());
+    out->RemovePartial();
     return 1;
   }
   return 0;

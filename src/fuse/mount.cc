@@ -221,7 +221,11 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
   fuse_session_unmount(se.get());
   fuse_remove_signal_handlers(se.get());
   fs.backend().Close();
-  return rc == 0 ? 0 : 1;
+  // The loop returns the signal that ended it: SIGINT, SIGTERM and SIGHUP are documented
+  // ways to unmount, not failures.
+  bool clean = rc == 0 || rc == SIGINT || rc == SIGTERM || rc == SIGHUP;
+  if (!clean) base::LogError(absl::StrCat("the FUSE loop ended with error ", rc));
+  return clean ? 0 : 1;
 }
 
 }  // namespace kcorefs::fuse
