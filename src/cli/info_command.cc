@@ -7,6 +7,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/log.h"
@@ -59,7 +62,9 @@ void PrintText(const backends::Backend& b, const backends::Snapshot& s) {
   std::printf("arch:             %s\n", std::string(f.arch->name).c_str());
   std::printf("release:          %s\n", f.osrelease.c_str());
   std::printf("kaslr offset:     %s\n", Hex(f.kaslr_offset).c_str());
-  std::printf("phys_base:        %s\n", SignedHex(f.phys_base).c_str());
+  // Both forms: the kernel's signed value and the 64-bit one gdb's `p/x phys_base` shows.
+  std::printf("phys_base:        %s (%s)\n", SignedHex(f.phys_base).c_str(),
+              Hex(static_cast<uint64_t>(f.phys_base)).c_str());
   std::printf("paging levels:    %d\n", f.five_level ? 5 : 4);
   std::printf("direct-map base:  %s (from %s)\n", Hex(f.direct_map_base).c_str(),
               f.direct_map_origin.c_str());
@@ -88,6 +93,7 @@ void PrintJson(const backends::Backend& b, const backends::Snapshot& s) {
                   ",\"release\":", JsonString(f.osrelease),
                   ",\"kaslr_offset\":", JsonString(Hex(f.kaslr_offset)),
                   ",\"phys_base\":", JsonString(SignedHex(f.phys_base)),
+                  ",\"phys_base_u64\":", JsonString(Hex(static_cast<uint64_t>(f.phys_base))),
                   ",\"paging_levels\":", f.five_level ? 5 : 4,
                   ",\"direct_map_base\":", JsonString(Hex(f.direct_map_base)),
                   ",\"direct_map_origin\":", JsonString(f.direct_map_origin),
@@ -115,6 +121,22 @@ void PrintJson(const backends::Backend& b, const backends::Snapshot& s) {
   }
   absl::StrAppend(&out, "]}\n");
   std::fputs(out.c_str(), stdout);
+}
+
+// The stats file's "key value" lines as one JSON object; counters become numbers.
+std::string StatsJson(absl::string_view text) {
+  std::string out = "{";
+  bool first = true;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    size_t sp = line.find(' ');
+    if (sp == absl::string_view::npos) continue;
+    absl::string_view key = line.substr(0, sp), value = line.substr(sp + 1);
+    uint64_t n;
+    absl::StrAppend(&out, first ? "" : ",", JsonString(key), ":",
+                    absl::SimpleAtoi(value, &n) ? absl::StrCat(n) : JsonString(value));
+    first = false;
+  }
+  return out + "}\n";
 }
 
 }  // namespace
@@ -150,14 +172,12 @@ int InfoCommand(int argc, char** argv) {
   std::string source = argv[optind];
   struct stat st;
   if (::stat(source.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    // A kcorefs mount point: its counters. Any other directory is a source (a region set).
     auto stats = io::ReadSmallFile(source + "/stats");
-    if (!stats.ok()) {
-      base::LogError(absl::StrCat(source, " is a directory but not a kcorefs mount: ",
-                                  stats.status().message()));
-      return 1;
+    if (stats.ok() && absl::StartsWith(*stats, "backend ")) {
+      std::fputs(json ? StatsJson(*stats).c_str() : stats->c_str(), stdout);
+      return 0;
     }
-    std::fputs(stats->c_str(), stdout);
-    return 0;
   }
   auto backend = OpenSource(source, std::move(source_opts));
   if (!backend.ok()) {
