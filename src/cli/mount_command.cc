@@ -103,7 +103,11 @@ int MountCommand(int argc, char** argv) {
     }
   }
   if (argc - optind != 2) {
-    std::fputs(kMountUsage, stderr);
+    std::fprintf(stderr, "kcorefs mount: %s\n\n%s",
+                 argc - optind == 0   ? "no SOURCE or MOUNTPOINT given"
+                 : argc - optind == 1 ? "no MOUNTPOINT given"
+                                      : "too many arguments (SOURCE MOUNTPOINT expected)",
+                 kMountUsage);
     return 2;
   }
   std::string source = argv[optind];
