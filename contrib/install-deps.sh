@@ -2,9 +2,9 @@
 # Installs what kcorefs needs to build, and what its tests and demo run against, from
 # Debian 12's archive. Safe to run again: apt-get skips what is already there.
 set -euo pipefail
-BUILD_DEPS=(meson ninja-build pkg-config g++ libfuse3-dev fuse3 libabsl-dev libelf-dev
+BUILD_DEPS=(meson ninja-build pkg-config g++ go-md2man libfuse3-dev fuse3 libabsl-dev libelf-dev
             libgtest-dev libgmock-dev libnbd-dev libkdumpfile-dev)
-TOOL_DEPS=(elfutils binutils gdb crash makedumpfile python3 python3-drgn nbdkit libnbd-bin
+TOOL_DEPS=(man-db elfutils binutils gdb crash makedumpfile python3 python3-drgn nbdkit libnbd-bin
            qemu-system-x86 busybox-static cpio kmod xz-utils zstd procps psmisc)
 missing=()
 for p in "${BUILD_DEPS[@]}" "${TOOL_DEPS[@]}"; do
