@@ -1,10 +1,11 @@
 # Shared helpers for integration and real-kernel test scripts (sourced, bash).
 #
 # Protocol: a test script exits 0 when it passes and non-zero when it fails. Exit 77
-# means "skipped" and is reserved for a missing piece the runner reports as a failure
-# in CI anyway (see tests/run_all.sh): tests never pass silently.
+# means "skipped" and is reserved for a missing piece; contrib/test.sh's summary
+# (tests/tools/test_summary.py) counts a skip as a failure: tests never pass silently.
 #
-# Environment set by tests/run_all.sh (defaults work from a meson build in ./build):
+# Environment set by meson (tests/meson.build, through tests/tools/run_test.sh; the
+# defaults work from a meson build in ./build):
 #   KCOREFS        path to the kcorefs binary
 #   SRCDIR         top of the source tree
 #   TEST_TMP       a scratch directory for this script (removed afterwards)
