@@ -67,5 +67,13 @@ unmount_kcorefs() {
   kill -9 "$pid" 2>/dev/null || true
 }
 
+# mount_tmpfs DIR: a small tmpfs at DIR (for sparse files past ext4's 16 TiB limit, such as
+# /proc/kcore-shaped cores), unmounted at exit after whatever is registered later.
+mount_tmpfs() {
+  mkdir -p "$1"
+  mount -t tmpfs -o size=1g,mode=0700 tmpfs "$1" || fail "cannot mount a tmpfs at $1"
+  cleanup_fn "umount '$1' 2>/dev/null || umount -l '$1'"
+}
+
 # A command that must finish within SECONDS, or the test fails (never hangs the suite).
 with_timeout() { local t=$1; shift; timeout --kill-after=5 "$t" "$@"; }
