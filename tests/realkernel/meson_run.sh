@@ -27,7 +27,8 @@ date -u '+%Y-%m-%d %H:%M:%S UTC' >"$results/started"
 unlisted=()
 recorded=0
 # The suite writes "NAME RC LOGFILE" per check on fd 3, and "#note TEXT" summary lines.
-# Logs live in the suite's work directory, removed when it exits: copy each as it arrives.
+# The logs are in its work directory under TEST_TMP: KEEP_TMP=1 keeps them there after it
+# exits, for this loop may read the last lines after that (run_test.sh removes TEST_TMP).
 while read -r name rc logf; do
   case $name in
     "#note") echo "# $rc $logf" ;;
@@ -41,7 +42,7 @@ while read -r name rc logf; do
       recorded=$((recorded + 1))
       echo "recorded: $name exit $rc" ;;
   esac
-done < <(bash "$HERE/suite.sh" --results-fd 3 3>&1 >"$results/suite.log" 2>&1 </dev/null
+done < <(KEEP_TMP=1 bash "$HERE/suite.sh" --results-fd 3 3>&1 >"$results/suite.log" 2>&1 </dev/null
          echo "suite-exit $?")
 echo "${suite_rc:-?}" >"$results/finished"
 
