@@ -12,7 +12,7 @@ bash contrib/install-deps.sh || broken "cannot install the dependencies"
 if [ ! -f build/meson-private/coredata.dat ]; then
   meson setup build || broken "meson setup failed"
 fi
-ninja -C build || broken "build failed"
+ninja -C build -j "$(nproc)" || broken "build failed"
 args=() left_out=()
 if [ -n "${KCOREFS_SKIP_REALKERNEL:-}" ]; then
   echo "KCOREFS_SKIP_REALKERNEL is set: the realkernel suite is left out"
