@@ -169,7 +169,7 @@ check_makedumpfile_d31() {
 make_cores() {
   if [ -z "${CORES:-}" ]; then
     CORES=$TEST_TMP/cores
-    cleanup_fn "rm -rf '$CORES'"   # tests/run_all.sh does not remove TEST_TMP
+    cleanup_fn "rm -rf '$CORES'"   # multi-GiB sparse files: gone before the test ends
   fi
   MANIFEST=$CORES/manifest.json
   if [ -z "${KCORE_DIR:-}" ]; then

@@ -1,10 +1,11 @@
 # Shared helpers for integration and real-kernel test scripts (sourced, bash).
 #
 # Protocol: a test script exits 0 when it passes and non-zero when it fails. Exit 77
-# means "skipped" and is reserved for a missing piece the runner reports as a failure
-# in CI anyway (see tests/run_all.sh): tests never pass silently.
+# means "skipped" and is reserved for a missing piece; contrib/test.sh's summary
+# (tests/tools/test_summary.py) counts a skip as a failure: tests never pass silently.
 #
-# Environment set by tests/run_all.sh (defaults work from a meson build in ./build):
+# Environment set by meson (tests/meson.build, through tests/tools/run_test.sh; the
+# defaults work from a meson build in ./build):
 #   KCOREFS        path to the kcorefs binary
 #   SRCDIR         top of the source tree
 #   TEST_TMP       a scratch directory for this script (removed afterwards)
@@ -64,6 +65,14 @@ unmount_kcorefs() {
   fusermount3 -u "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
   for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
   kill -9 "$pid" 2>/dev/null || true
+}
+
+# mount_tmpfs DIR: a small tmpfs at DIR (for sparse files past ext4's 16 TiB limit, such as
+# /proc/kcore-shaped cores), unmounted at exit after whatever is registered later.
+mount_tmpfs() {
+  mkdir -p "$1"
+  mount -t tmpfs -o size=1g,mode=0700 tmpfs "$1" || fail "cannot mount a tmpfs at $1"
+  cleanup_fn "umount '$1' 2>/dev/null || umount -l '$1'"
 }
 
 # A command that must finish within SECONDS, or the test fails (never hangs the suite).

@@ -29,7 +29,12 @@ cleanup_fn "fusermount3 -u '$mp' 2>/dev/null"
 mounted "$mp" || fail "detached mount not in /proc/mounts"
 pid=$(pgrep -f "kcorefs mount $core $mp" | head -1)
 [ -n "$pid" ] || fail "no daemon process"
-cmp <(head -c 64 "$mp/vmcore" | od -c | head -1) <(head -c 64 "$mp/vmcore" | od -c | head -1) || fail "read"
+# The detached daemon serves the real vmcore: an ELF file, byte for byte what
+# `kcorefs export` writes for the same source.
+[ -s "$mp/vmcore" ] || fail "the detached mount has no (or an empty) vmcore"
+cmp -n 4 <(printf '\177ELF') "$mp/vmcore" || fail "the detached mount's vmcore does not start with an ELF header"
+"$KCOREFS" export "$core" --view vmcore -o "$TEST_TMP/vmcore.export" || fail "kcorefs export failed"
+cmp "$TEST_TMP/vmcore.export" "$mp/vmcore" || fail "the detached mount's vmcore differs from kcorefs export's"
 fusermount3 -u "$mp"
 wait_gone "$pid" "$mp"
 

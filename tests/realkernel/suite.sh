@@ -11,8 +11,8 @@
 #                      read there through nbdfuse -C 1
 #
 # Usage: tests/realkernel/suite.sh [--results-fd N] [--only REGEX]
-#   --results-fd N   also write "NAME RC LOGFILE" per check to fd N (tests/run_all.sh
-#                    records each as its own test) and "#note TEXT" for the summary lines
+#   --results-fd N   also write "NAME RC LOGFILE" per check to fd N (meson_run.sh records
+#                    each for its own meson test) and "#note TEXT" for the summary lines
 #   --only REGEX     run only the checks whose name matches (setup always runs)
 # Environment: KCOREFS (the binary), KCOREFS_CACHE (downloads, default
 # /var/cache/kcorefs-tests), KCOREFS_RESULTS (summary file, default

@@ -17,7 +17,14 @@ The memory image has
     ring buffer holding a marker line) and for -d 31 (SPARSEMEM_EXTREME mem_section,
     struct pages in a vmemmap, a free order-10 buddy block whose pages must be excluded);
   * a 16-byte tag "KCPA<12 hex digits>" every 64 KiB of RAM (the physical address), so byte
-    comparisons at arbitrary addresses see nonzero data.
+    comparisons at arbitrary addresses see nonzero data;
+  * with --hotplug-blocks B, B hot-added 128 MiB memory blocks from physical 4 GiB, each
+    followed by a 128 MiB hole, so each is a RAM range of its own: one more RAM PT_LOAD per
+    block (direct-mapped, tagged in its first MiB only), and in the kcore shape one more
+    vmemmap PT_LOAD (zeros; mem_section does not cover them: not for makedumpfile).
+    /proc/kcore's st_size is PAGE_ALIGN(headers + notes) + the highest segment end (the
+    vsyscall page here), so a hotplug changes it only when the program headers grow past a
+    page: 36 or more blocks do that here.
 
 Variants (positional; default: all of them):
   kdump        /proc/vmcore shape: one PT_NOTE (CORE NT_PRSTATUS per CPU + VMCOREINFO),
@@ -33,7 +40,8 @@ Variants (positional; default: all of them):
   bad          the bad-input set: bad-truncated, bad-poffset-eof, bad-overlap,
                bad-phnum65535, bad-filesz, bad-vmcoreinfo-keys, bad-notelf, bad-etexec
 
-Usage: mkcore.py OUTDIR [--kcore-dir DIR] [--ram-mib N] [--no-vmcoreinfo-note] [VARIANT...]
+Usage: mkcore.py OUTDIR [--kcore-dir DIR] [--ram-mib N] [--hotplug-blocks B]
+                 [--no-vmcoreinfo-note] [VARIANT...]
 Writes OUTDIR/<variant>.core and OUTDIR/manifest.json (the manifest names every file).
 """
 
@@ -88,6 +96,8 @@ PA_MEMSEC_ROOT = 0x1500000
 PA_MEMSEC_ARRAY = 0x1504000
 PA_VMEMMAP = 0x4000000           # 2 MiB aligned
 PA_FREE_BLOCK = 0x6000000        # order-10 (4 MiB) free buddy block
+PA_HOTPLUG = 0x100000000         # the first --hotplug-blocks block
+MEMORY_BLOCK = 128 << 20         # x86_64's memory block (section) size
 
 BANNER = ("Linux version %s (mkcore@kcorefs) (gcc 12) #1 SMP PREEMPT_DYNAMIC "
           "KCOREFS_BANNER_MARKER\n" % OSRELEASE)
@@ -200,10 +210,14 @@ def note(name, ntype, desc):
 class Kernel:
     """The synthetic kernel: memory, layout facts and the VMCOREINFO text."""
 
-    def __init__(self, ram_mib):
+    def __init__(self, ram_mib, hotplug_blocks=0):
         assert ram_mib >= 128 and ram_mib % 128 == 0, "RAM must be a multiple of 128 MiB"
+        assert ram_mib << 20 <= PA_HOTPLUG, "boot RAM must end below the hot-added blocks (4 GiB)"
         self.ram_size = ram_mib << 20
         self.ram = [(0x1000, 0x9F000), (0x100000, self.ram_size)]
+        self.hotplug = [(PA_HOTPLUG + 2 * i * MEMORY_BLOCK, PA_HOTPLUG + (2 * i + 1) * MEMORY_BLOCK)
+                        for i in range(hotplug_blocks)]
+        self.ram += self.hotplug
         self.mem = Memory()
         self.reserved = []
         self.img_va = lambda off: TEXT + off
@@ -226,6 +240,8 @@ class Kernel:
         self.reserve(PA_VMEMMAP, self.ram_size // PAGE * SIZE_PAGE)
         self.reserve(PA_FREE_BLOCK, 1024 * PAGE)
         for start, end in self.ram:
+            if (start, end) in self.hotplug:
+                end = start + (1 << 20)
             for pa in range((start + TAG_INTERVAL - 1) // TAG_INTERVAL * TAG_INTERVAL, end, TAG_INTERVAL):
                 if not any(a <= pa < b for a, b in self.reserved):
                     mem.write(pa, b"KCPA%012x" % pa)
@@ -250,6 +266,8 @@ class Kernel:
         # Page tables.
         pt = PageTables(mem, self.img_pa(OFF_TOP_PGT), PA_PGTABLE_POOL)
         pt.map(PAGE_OFFSET_BASE, 0, self.ram_size, MB2)
+        for a, b in self.hotplug:
+            pt.map(PAGE_OFFSET_BASE + a, a, b - a, MB2)
         pt.map(TEXT, IMAGE_PADDR, IMAGE_SIZE, MB2)
         pt.map(VMALLOC_PAGE, PA_VMALLOC_BACK, PAGE, PAGE)
         vmemmap_size = self.ram_size // PAGE * SIZE_PAGE
@@ -491,7 +509,7 @@ def write_qemu(path, k, with_vmcoreinfo):
 
 def qemu_ram(k):
     """QEMU dumps guest RAM blocks minus MMIO (the VGA window), from physical 0."""
-    return [(0, 0xA0000), (0xC0000, k.ram_size)]
+    return [(0, 0xA0000), (0xC0000, k.ram_size)] + k.hotplug
 
 
 def write_kcore(path, k):
@@ -508,6 +526,9 @@ def write_kcore(path, k):
     for a, b in k.ram:
         loads.append(Seg(PT_LOAD, PAGE_OFFSET_BASE + a, a, b - a, src=a, align=PAGE))
     loads.append(Seg(PT_LOAD, VMEMMAP_BASE, NOT_PADDR, vmemmap_size, src=PA_VMEMMAP, align=PAGE))
+    for a, b in k.hotplug:   # each hot-added block's struct pages (zeros), as kcore lists them
+        size = ((b - a) // PAGE * SIZE_PAGE + MB2 - 1) // MB2 * MB2
+        loads.append(Seg(PT_LOAD, VMEMMAP_BASE + a // PAGE * SIZE_PAGE, NOT_PADDR, size, align=PAGE))
     phnum = 1 + len(loads)
     data = (64 + 56 * phnum + len(notes) + PAGE - 1) // PAGE * PAGE
     for s in loads:
@@ -569,6 +590,8 @@ def main():
     ap.add_argument("variants", nargs="*", help="kdump qemu kcore bad (default: all)")
     ap.add_argument("--kcore-dir", help="directory for kcore.core (needs a tmpfs); default OUTDIR")
     ap.add_argument("--ram-mib", type=int, default=128)
+    ap.add_argument("--hotplug-blocks", type=int, default=0, metavar="B",
+                    help="add B hot-added 128 MiB memory blocks, each a RAM range of its own, from 4 GiB")
     ap.add_argument("--no-vmcoreinfo-note", action="store_true",
                     help="qemu variant without a VMCOREINFO note (qemu-novmci.core)")
     a = ap.parse_intermixed_args()
@@ -577,7 +600,7 @@ def main():
         if v not in ("kdump", "qemu", "kcore", "bad"):
             ap.error("unknown variant %s" % v)
     os.makedirs(a.outdir, exist_ok=True)
-    k = Kernel(a.ram_mib)
+    k = Kernel(a.ram_mib, a.hotplug_blocks)
     files, bad_info = {}, {}
     if "kdump" in variants:
         files["kdump"] = os.path.join(a.outdir, "kdump.core")
