@@ -143,13 +143,17 @@ void CachingByteSource::EvictLocked() const {
 }
 
 bool CachingByteSource::IsSequential(uint64_t offset, uint64_t end) const {
-  // One stream is tracked: a read is sequential when it starts in the block where the
-  // previous read ended, or in the block after. Reads of several interleaved streams are
-  // then seen as random and get no readahead (they still get the cache).
-  const uint64_t bs = options_.block_size;
+  // One stream is tracked: a read is sequential when it starts within one read length (at
+  // least a block) of where the previous read ended, either way, since parallel FUSE
+  // workers deliver one stream's reads slightly out of order. Nearer tolerance than that
+  // would miss those; wider would fetch a window ahead of every read of a random walk
+  // through nearby memory. Interleaved streams look random and get no readahead (they
+  // still get the cache).
   const uint64_t prev = last_end_.exchange(end, std::memory_order_relaxed);
-  const uint64_t limit = base::CheckedAdd(prev, bs).value_or(UINT64_MAX);
-  return offset >= base::AlignDown(prev, bs) && offset <= limit;
+  const uint64_t slack = std::max(options_.block_size, end - offset);
+  const uint64_t low = base::AlignDown(prev, options_.block_size);
+  const uint64_t high = base::CheckedAdd(prev, slack).value_or(UINT64_MAX);
+  return base::CheckedAdd(offset, slack).value_or(UINT64_MAX) >= low && offset <= high;
 }
 
 absl::Status CachingByteSource::ReadThrough(uint64_t offset, absl::Span<uint8_t> out,

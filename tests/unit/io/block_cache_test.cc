@@ -248,6 +248,19 @@ TEST(BlockCacheTest, ReadaheadOnASequentialScan) {
   EXPECT_EQ(s.hits, 28u);
 }
 
+TEST(BlockCacheTest, AReadThatOvertookItsPredecessorStillGetsReadahead) {
+  auto inner = FaultByteSource::WithPattern(64 * kBlock);
+  auto cache = Wrap(inner, Small(64, /*readahead=*/4));
+  for (uint64_t b : {0, 2, 4}) ASSERT_TRUE(ReadOk(*cache, b * kBlock, 2 * kBlock));
+  ASSERT_EQ(inner->calls(), 1u);  // blocks 0-1 and 2-5 ahead
+  // Two workers carried reads 6-7 and 8-9; the second arrived first.
+  ASSERT_TRUE(ReadOk(*cache, 8 * kBlock, 2 * kBlock));
+  auto log = inner->call_log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1].ranges.size(), 6u);  // 8, 9 and 10-13 ahead
+  ASSERT_TRUE(ReadOk(*cache, 6 * kBlock, 2 * kBlock));
+}
+
 TEST(BlockCacheTest, RandomReadsGetNoReadahead) {
   auto inner = FaultByteSource::WithPattern(64 * kBlock);
   auto cache = Wrap(inner, Small(64, /*readahead=*/8));

@@ -86,7 +86,7 @@ TEST(RetryByteSourceTest, PermanentErrorsAndFaultsAreNotRetried) {
   EXPECT_EQ(src->retries(), 0u);
 }
 
-TEST(RetryByteSourceTest, NeverSleepsPastTheDeadline) {
+TEST(RetryByteSourceTest, RetriesUntilTheDeadlineAndNoLonger) {
   auto inner = FaultByteSource::WithPattern(1 << 16);
   inner->Fail(0, 4096, base::TransientError("busy"));
   auto src = Wrap(inner, {.max_attempts = 1000,
@@ -99,11 +99,26 @@ TEST(RetryByteSourceTest, NeverSleepsPastTheDeadline) {
   const absl::Time end = absl::Now();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(s.message(), "out of time")) << s;
-  // The last sleep would have ended past the deadline, so it was not taken.
-  EXPECT_LE(end, deadline + absl::Milliseconds(20));
+  // It stopped only when one more sleep would have ended past the deadline.
   EXPECT_GE(end - start, absl::Milliseconds(300) - absl::Milliseconds(40));
+  EXPECT_LT(end, deadline + kSlack);
+  // Attempts are at least 40 ms apart and none starts after the deadline.
   EXPECT_GE(inner->calls(), 2u);
   EXPECT_LE(inner->calls(), 8u);
+}
+
+TEST(RetryByteSourceTest, NeverSleepsPastTheDeadline) {
+  auto inner = FaultByteSource::WithPattern(1 << 16);
+  inner->Fail(0, 4096, base::TransientError("busy"));
+  auto src = Wrap(inner, {.max_attempts = 10, .initial_delay = absl::Seconds(5)});
+  std::vector<uint8_t> buf(10);
+  const absl::Time start = absl::Now();
+  absl::Status s = src->ReadAt(0, absl::MakeSpan(buf), start + absl::Milliseconds(300));
+  // A 5 s sleep cannot fit before the deadline, so the first failure is the answer.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(inner->calls(), 1u);
+  EXPECT_EQ(src->retries(), 0u);
 }
 
 TEST(RetryByteSourceTest, BackoffGrowsUpToTheMaximum) {
