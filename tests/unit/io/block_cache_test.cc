@@ -1,6 +1,8 @@
 #include "kcorefs/io/block_cache.h"
 
 #include <cerrno>
+#include <cstdlib>
+#include <new>
 #include <random>
 #include <thread>
 #include <vector>
@@ -12,6 +14,24 @@
 #include "kcorefs/base/errors.h"
 #include "tests/testing/fault_source.h"
 #include "tests/testing/status_matchers.h"
+
+// Allocations made by the current thread while counting, to show a hit allocates nothing.
+namespace {
+thread_local bool counting_allocations = false;
+thread_local int allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (counting_allocations) ++allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+// GCC cannot see that operator new above is malloc.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace kcorefs::io {
 namespace {
@@ -61,6 +81,27 @@ TEST(BlockCacheTest, CountsHitsAndMisses) {
   EXPECT_EQ(s.capacity_bytes, 16 * kBlock);
   EXPECT_EQ(inner->calls(), 2u);
   EXPECT_EQ(cache->bytes_read(), 400u);
+}
+
+TEST(BlockCacheTest, AHitAllocatesNothing) {
+  auto inner = FaultByteSource::WithPattern(64 * kBlock);
+  auto cache = Wrap(inner, Small(16, /*readahead=*/4));
+  std::vector<uint8_t> buf(3 * kBlock);
+  KCOREFS_ASSERT_OK(cache->ReadAt(100, absl::MakeSpan(buf)));  // fills blocks 0-7
+  KCOREFS_ASSERT_OK(cache->ReadAt(200, absl::MakeSpan(buf)));  // this thread's first hit
+  counting_allocations = true;
+  for (int i = 0; i < 100; ++i) {
+    if (!cache->ReadAt(i * 10, absl::MakeSpan(buf)).ok()) break;
+  }
+  counting_allocations = false;
+  EXPECT_EQ(allocations, 0);
+  EXPECT_TRUE(FaultByteSource::HasPattern(buf, 990));
+  EXPECT_EQ(inner->calls(), 1u);
+  // The counter works: a miss allocates its block.
+  counting_allocations = true;
+  KCOREFS_ASSERT_OK(cache->ReadAt(40 * kBlock, absl::MakeSpan(buf)));
+  counting_allocations = false;
+  EXPECT_GT(allocations, 0);
 }
 
 TEST(BlockCacheTest, AdjacentMissesAreOneInnerReadMany) {

@@ -35,6 +35,13 @@ bool Eventually(Pred pred, absl::Duration timeout = absl::Seconds(10)) {
   return true;
 }
 
+// Starts a worker, so a later read is picked up at once even on a loaded machine (a
+// read that times out before any worker takes it is dropped, not stalled).
+void WarmUp(const ByteSource& src) {
+  uint8_t b;
+  EXPECT_TRUE(src.ReadAt(src.size() - 1, absl::MakeSpan(&b, 1), absl::Now() + absl::Seconds(10)).ok());
+}
+
 std::shared_ptr<DeadlineByteSource> Wrap(std::shared_ptr<const ByteSource> inner,
                                          DeadlineOptions options = {}) {
   auto s = DeadlineByteSource::Create(std::move(inner), options);
@@ -90,8 +97,9 @@ TEST(DeadlineByteSourceTest, FiresOnABlockedReadAndThePoolRecoversAfterRelease) 
   auto inner = FaultByteSource::WithPattern(1 << 16);
   auto gate = inner->Block(0x3000, 4096);
   auto src = Wrap(inner);
+  WarmUp(*src);
   std::vector<uint8_t> buf(4096, 0xaa);
-  const absl::Duration timeout = absl::Milliseconds(200);
+  const absl::Duration timeout = absl::Milliseconds(300);
   const absl::Time start = absl::Now();
   absl::Status s = src->ReadAt(0x3000, absl::MakeSpan(buf), start + timeout);
   const absl::Duration took = absl::Now() - start;
@@ -118,9 +126,10 @@ TEST(DeadlineByteSourceTest, AStalledPoolFailsNewReadsAtOnce) {
   auto gate = inner->Block(0, 4096);
   auto src = Wrap(inner, {.default_timeout = absl::Seconds(10), .max_workers = 2});
   std::vector<uint8_t> buf(64);
+  // The second read starts a second worker; it has 500 ms to pick the read up.
   for (int i = 0; i < 2; ++i) {
     absl::Status s =
-        src->ReadAt(0, absl::MakeSpan(buf), absl::Now() + absl::Milliseconds(100));
+        src->ReadAt(0, absl::MakeSpan(buf), absl::Now() + absl::Milliseconds(500));
     ASSERT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
   }
   EXPECT_EQ(src->stalled_reads(), 2);
@@ -161,6 +170,26 @@ TEST(DeadlineByteSourceTest, QueuedReadsWaitForABusyWorker) {
   EXPECT_EQ(src->workers(), 1);
 }
 
+TEST(DeadlineByteSourceTest, AQueuedReadThatTimesOutNeverRuns) {
+  auto inner = FaultByteSource::WithPattern(1 << 16);
+  auto gate = inner->Block(0, 4096);
+  auto src = Wrap(inner, {.default_timeout = absl::Seconds(10), .max_workers = 1});
+  std::thread holder([&] {
+    std::vector<uint8_t> buf(64);
+    EXPECT_TRUE(src->ReadAt(0, absl::MakeSpan(buf), absl::Now() + absl::Seconds(20)).ok());
+  });
+  ASSERT_TRUE(inner->WaitForBlocked(1));
+  std::vector<uint8_t> buf(64);
+  absl::Status s = src->ReadAt(8192, absl::MakeSpan(buf), absl::Now() + absl::Milliseconds(100));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(absl::StrContains(s.message(), "never started")) << s;
+  EXPECT_EQ(src->stalled_reads(), 0);  // its caller is still waiting: busy, not stalled
+  inner->Release(gate);
+  holder.join();
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(inner->ReadsOf(8192, 64), 0u);  // dropped from the queue, not run late
+}
+
 TEST(DeadlineByteSourceTest, ADefaultTimeoutAppliesWithoutADeadline) {
   auto inner = FaultByteSource::WithPattern(1 << 16);
   auto gate = inner->Block(0, 4096);
@@ -188,8 +217,9 @@ TEST(DeadlineByteSourceTest, DestructionDoesNotWaitForAStuckWorker) {
   auto inner = FaultByteSource::WithPattern(1 << 16);
   auto gate = inner->Block(0, 4096);
   auto src = Wrap(inner);
+  WarmUp(*src);
   std::vector<uint8_t> buf(64);
-  EXPECT_FALSE(src->ReadAt(0, absl::MakeSpan(buf), absl::Now() + absl::Milliseconds(50)).ok());
+  EXPECT_FALSE(src->ReadAt(0, absl::MakeSpan(buf), absl::Now() + absl::Milliseconds(300)).ok());
   ASSERT_EQ(src->stalled_reads(), 1);
   const absl::Time start = absl::Now();
   src.reset();
