@@ -179,7 +179,12 @@ absl::Status CachingByteSource::DoRead(uint64_t offset, absl::Span<uint8_t> out,
   // Only blocks the inner size covers whole are cached; the rest is read through.
   const uint64_t covered_blocks = inner_->size() / options_.block_size;
   const uint64_t covered_end = covered_blocks * options_.block_size;
-  const uint64_t split = std::clamp(covered_end, offset, *end);
+  uint64_t split = std::clamp(covered_end, offset, *end);
+  // A read larger than the whole cache would only evict everything to hold itself.
+  if (split > offset && (split - 1) / options_.block_size - offset / options_.block_size >=
+                            max_blocks_) {
+    split = offset;
+  }
   const bool sequential = IsSequential(offset, *end);
   if (split > offset) {
     KCOREFS_RETURN_IF_ERROR(
@@ -224,6 +229,15 @@ absl::Status CachingByteSource::ReadBlocks(uint64_t offset, absl::Span<uint8_t> 
     }
     if (!missing) break;
   }
+  CopyOut(offset, blocks, out);
+  return absl::OkStatus();
+}
+
+void CachingByteSource::CopyOut(uint64_t offset, const Blocks& blocks,
+                                absl::Span<uint8_t> out) const {
+  const uint64_t bs = options_.block_size;
+  const uint64_t first = offset / bs;
+  const uint64_t end = offset + out.size();
   uint64_t pos = offset;
   for (size_t i = 0; i < blocks.size(); ++i) {
     const uint64_t from = pos - (first + i) * bs;
@@ -231,7 +245,6 @@ absl::Status CachingByteSource::ReadBlocks(uint64_t offset, absl::Span<uint8_t> 
     std::memcpy(out.data() + (pos - offset), blocks[i].get() + from, n);
     pos += n;
   }
-  return absl::OkStatus();
 }
 
 void CachingByteSource::PlanLocked(uint64_t first, Blocks& blocks, absl::Time now,

@@ -17,7 +17,8 @@
 //    waiting for it try again themselves (their deadline may be later than the one that
 //    failed).
 //  - A block the inner size does not fully cover (the tail of a file, or any block of a
-//    source of unknown size 0) is read through: its bytes may still grow.
+//    source of unknown size 0) is read through: its bytes may still grow. So is a read of
+//    more blocks than the cache holds (a bulk copy would only flush it).
 #ifndef KCOREFS_IO_BLOCK_CACHE_H_
 #define KCOREFS_IO_BLOCK_CACHE_H_
 
@@ -114,6 +115,8 @@ class CachingByteSource final : public ByteSource {
   // Reads [offset, offset + out.size()), all in blocks the inner size covers.
   absl::Status ReadBlocks(uint64_t offset, absl::Span<uint8_t> out, absl::Time deadline,
                           bool sequential, uint64_t covered_blocks) const;
+  // Copies [offset, offset + out.size()) out of `blocks` (the first holds `offset`).
+  void CopyOut(uint64_t offset, const Blocks& blocks, absl::Span<uint8_t> out) const;
   void PlanLocked(uint64_t first, Blocks& blocks, absl::Time now, Plan& plan) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlanReadaheadLocked(uint64_t after, uint64_t covered_blocks, absl::Time now,

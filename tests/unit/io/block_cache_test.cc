@@ -160,9 +160,13 @@ TEST(BlockCacheTest, RespectsItsBoundAndEvictsTheLeastRecentlyUsed) {
     EXPECT_TRUE(ReadOk(*cache, b * kBlock, kBlock));
     EXPECT_LE(cache->stats().resident_bytes, 4 * kBlock);
   }
-  // A read larger than the whole cache still gets all its bytes.
+  // A read larger than the whole cache goes around it, leaving what is cached alone.
+  const CacheStats before = cache->stats();
   EXPECT_TRUE(ReadOk(*cache, 40 * kBlock + 5, 10 * kBlock));
-  EXPECT_LE(cache->stats().resident_bytes, 4 * kBlock);
+  EXPECT_EQ(cache->stats().read_through_bytes, before.read_through_bytes + 10 * kBlock);
+  EXPECT_EQ(cache->stats().evictions, before.evictions);
+  EXPECT_TRUE(ReadOk(*cache, 39 * kBlock - 1, 2));  // blocks 38 and 39 are still cached
+  EXPECT_EQ(cache->stats().misses, before.misses);
 }
 
 TEST(BlockCacheTest, TtlZeroNeverServesCachedBytes) {
