@@ -89,6 +89,7 @@ TEST(BlockCacheTest, AHitAllocatesNothing) {
   std::vector<uint8_t> buf(3 * kBlock);
   KCOREFS_ASSERT_OK(cache->ReadAt(100, absl::MakeSpan(buf)));  // fills blocks 0-7
   KCOREFS_ASSERT_OK(cache->ReadAt(200, absl::MakeSpan(buf)));  // this thread's first hit
+  allocations = 0;
   counting_allocations = true;
   for (int i = 0; i < 100; ++i) {
     if (!cache->ReadAt(i * 10, absl::MakeSpan(buf)).ok()) break;
@@ -98,6 +99,7 @@ TEST(BlockCacheTest, AHitAllocatesNothing) {
   EXPECT_TRUE(FaultByteSource::HasPattern(buf, 990));
   EXPECT_EQ(inner->calls(), 1u);
   // The counter works: a miss allocates its block.
+  allocations = 0;
   counting_allocations = true;
   KCOREFS_ASSERT_OK(cache->ReadAt(40 * kBlock, absl::MakeSpan(buf)));
   counting_allocations = false;
