@@ -17,6 +17,8 @@
 #include "kcorefs/backends/backend.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/io/byte_source.h"
+#include "kcorefs/io/deadline_source.h"
+#include "tests/testing/fault_source.h"
 #include "tests/testing/core_builder.h"
 #include "tests/testing/status_matchers.h"
 
@@ -76,13 +78,14 @@ class ReadErrorsTest : public ::testing::Test {
   }
 
   // Mounts the test kernel with `status` as every RAM read's result.
-  void Mount(absl::Status status) {
+  void Mount(absl::Status status) { MountWith(std::make_shared<FailingSource>(status, 1ull << 40)); }
+  // Mounts the test kernel with every physical segment's bytes read from `failing`.
+  void MountWith(std::shared_ptr<const io::ByteSource> failing) {
     auto b = backends::OpenBackend(core_, {});
     ASSERT_TRUE(b.ok()) << b.status();
     auto snap = (*b)->Current();
     ASSERT_TRUE(snap.ok());
     auto swapped = std::make_shared<backends::Snapshot>(**snap);
-    auto failing = std::make_shared<FailingSource>(status, 1ull << 40);
     std::vector<mem::Segment> phys = swapped->map.physical();
     for (mem::Segment& s : phys) s.source = failing;
     auto map = mem::MemoryMap::Create(phys, swapped->map.virtual_only());
@@ -176,6 +179,41 @@ TEST_F(ReadErrorsTest, EverySourceErrorIsEioAndTheLogNamesOffsetAndAddress) {
     close(fd);
     Unmount();
   }
+}
+
+// A source that stops answering: behind the deadline decorator, read() gets EIO once the
+// timeout passes, not never, and the mount keeps serving.
+TEST_F(ReadErrorsTest, AStalledSourceGivesEioOnTime) {
+  auto stalled = testing::FaultByteSource::WithPattern(16 << 20, "stalled://stub");
+  auto rule = stalled->Block(0, 16 << 20);
+  io::DeadlineOptions opts;
+  opts.default_timeout = absl::Milliseconds(800);
+  auto guarded = io::DeadlineByteSource::Create(stalled, opts);
+  ASSERT_TRUE(guarded.ok()) << guarded.status();
+  MountWith(*guarded);
+  uint64_t off = RamOffset();
+  int fd = open((mnt_ + "/vmcore").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+  ::testing::internal::CaptureStderr();
+  char buf[4096];
+  absl::Time start = absl::Now();
+  ssize_t n = pread(fd, buf, sizeof(buf), static_cast<off_t>(off));
+  int err = errno;
+  absl::Duration took = absl::Now() - start;
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(n, -1);
+  EXPECT_EQ(err, EIO);
+  EXPECT_GE(took, absl::Milliseconds(700));
+  EXPECT_LT(took, absl::Seconds(5)) << "the read waited " << took;
+  EXPECT_NE(log.find("transient"), std::string::npos) << log;
+  EXPECT_NE(log.find("stalled://stub"), std::string::npos) << log;
+  // The header is still served while the source is stuck.
+  char head[64];
+  EXPECT_EQ(pread(fd, head, sizeof(head), 0), static_cast<ssize_t>(sizeof(head)));
+  close(fd);
+  stalled->Release(rule);
+  Unmount();
 }
 
 }  // namespace
