@@ -1,5 +1,8 @@
 #include "backends/live/live_backend.h"
 
+#include <elf.h>
+
+#include <algorithm>
 #include <ctime>
 
 #include "absl/strings/numbers.h"
@@ -22,8 +25,24 @@ using base::Hex;
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
-// /proc/kcore: its st_size changes with memory hotplug (fs/proc/kcore.c recomputes the
-// header on a kclist change), so a changed size means a new layout and a new epoch.
+// The bytes that describe the layout: the ELF header and program header table (at most
+// 1 MiB of it). fs/proc/kcore.c rebuilds them when its kclist changes (memory hotplug);
+// st_size alone misses most changes, since it is the headers' size plus the highest
+// segment end (the kernel image or vsyscall page), which hotplug rarely moves.
+absl::StatusOr<std::string> LayoutBytes(const io::FileByteSource& file, uint64_t size) {
+  constexpr uint64_t kLimit = 1 << 20;
+  Elf64_Ehdr eh;
+  if (size < sizeof(eh)) return std::string();
+  KCOREFS_RETURN_IF_ERROR(file.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(&eh), sizeof(eh))));
+  uint64_t end = std::min<uint64_t>({size, kLimit, eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr)});
+  end = std::max<uint64_t>(end, sizeof(eh));
+  std::string bytes(end, '\0');
+  KCOREFS_RETURN_IF_ERROR(file.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes.data()), end)));
+  return bytes;
+}
+
+// /proc/kcore (or an ELF kcore at live:PATH): a changed size or program header table means
+// a new layout and a new epoch.
 class KcoreLiveBackend final : public Backend {
  public:
   KcoreLiveBackend(std::string path, std::shared_ptr<io::FileByteSource> file,
@@ -40,10 +59,12 @@ class KcoreLiveBackend final : public Backend {
 
   absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override {
     KCOREFS_ASSIGN_OR_RETURN(uint64_t size, file_->Stat());
+    KCOREFS_ASSIGN_OR_RETURN(std::string layout, LayoutBytes(*file_, size));
     absl::MutexLock lock(&mu_);
-    if (snap_ != nullptr && size == size_) return snap_;
+    if (snap_ != nullptr && size == size_ && layout == layout_) return snap_;
     if (snap_ != nullptr) {
-      base::LogInfo(absl::StrCat(path_, " changed size (", size_, " -> ", size,
+      base::LogInfo(absl::StrCat(path_, " changed (size ", size_, " -> ", size,
+                                 layout == layout_ ? "" : ", new program headers",
                                  "): re-reading its layout"));
     }
     KCOREFS_ASSIGN_OR_RETURN(ElfCoreContents core, ReadElfCore(file_, size));
@@ -52,6 +73,7 @@ class KcoreLiveBackend final : public Backend {
                         "live /proc/kcore", epoch, Now()};
     KCOREFS_ASSIGN_OR_RETURN(snap_, BuildSnapshot(path_, std::move(parts), derive_));
     size_ = size;
+    layout_ = std::move(layout);
     return snap_;
   }
 
@@ -61,6 +83,7 @@ class KcoreLiveBackend final : public Backend {
   kernel::DeriveOptions derive_;
   absl::Mutex mu_;
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string layout_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Snapshot> snap_ ABSL_GUARDED_BY(mu_);
 };
 
