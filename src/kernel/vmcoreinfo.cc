@@ -149,7 +149,13 @@ absl::StatusOr<std::string> ScanForVmcoreinfo(const mem::MemoryMap& map, uint64_
     uint64_t first = base::AlignUp(seg.start, page_size);
     uint64_t data_end = seg.start + seg.data_size;
     for (uint64_t pa = first; pa + sizeof(head) <= data_end; pa += page_size) {
-      if (!map.ReadPhys(pa, absl::MakeSpan(head)).ok()) continue;
+      absl::Status read = map.ReadPhys(pa, absl::MakeSpan(head));
+      // A segment may claim more data than its source still holds (a file that shrank, a
+      // source shorter than its headers say). Past the source's end every later page of
+      // the segment fails too; skipping them one by one would make the scan's cost the
+      // claimed size (up to 2^52 bytes) instead of the bytes that exist.
+      if (absl::IsOutOfRange(read)) break;
+      if (!read.ok()) continue;
       const char* h = reinterpret_cast<const char*>(head);
       if (Le32(h) != 11 || Le32(h + 8) != 0) continue;
       if (std::memcmp(h + 12, kName, sizeof(kName)) != 0) continue;
