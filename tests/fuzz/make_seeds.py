@@ -16,7 +16,16 @@ in the following page for the memory scan), /proc/iomem texts and page-table ima
 Regression seeds (inputs that crashed or hung a target) are not written here: they are
 kept as found, under corpus/<target>/regress-*.
 
+--stress writes large fuzz_elf_core inputs instead (not for the corpus: a fuzzer with a
+small -max_len never makes them), whose cost grew faster than their size before the
+fixes docs/fuzzing.md lists:
+  notes-SIZE   PT_NOTEs that all name one run of NT_PRSTATUS notes
+  merge-SIZE   half kernel-image PT_LOADs, half RAM PT_LOADs
+  scan-SIZE    PT_LOADs at distinct physical addresses over the same file bytes, no
+               VMCOREINFO note (the scan reads every one)
+
 Usage: make_seeds.py [CORPUS_DIR]   (default: the corpus/ beside this script)
+       make_seeds.py --stress OUTDIR [SIZE]   (default SIZE: 1048576)
 """
 
 import os
@@ -253,7 +262,46 @@ def page_table_input(ram, flags, vaddr, begin, end, sme=0, top=PA_TOP):
     return bytes(b).rstrip(b"\0")
 
 
+def stress_core(kind, size):
+    """A fuzz_elf_core input of about `size` bytes (see --stress above)."""
+    def core(phs, tail):
+        n = len(phs)
+        xnum = n >= 0xFFFF
+        head = ehdr(n, ET_CORE, 0xFFFF if xnum else None, 64 + 56 * n if xnum else 0)
+        sh0 = struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, n, 0, 0) if xnum else b""
+        return head + b"".join(phdr(s) for s in phs) + sh0 + tail
+
+    def table_end(n):
+        return 64 + 56 * n + (64 if n >= 0xFFFF else 0)
+
+    if kind == "notes":
+        region = b"".join(note("CORE", NT_PRSTATUS, prstatus(c)) for c in range(size // 2 // 356))
+        region += note("VMCOREINFO", 0, vmcoreinfo_text().encode())
+        k = (size - len(region)) // 56
+        return core([Seg(PT_NOTE, 0, 0, len(region), align=4, offset=table_end(k)) for _ in range(k)], region)
+    if kind == "merge":
+        phs = []
+        for i in range(size // 56 // 2):
+            phs.append(Seg(PT_LOAD, STEXT, (1 << 40) + i * PAGE, PAGE, filesz=0, offset=0))
+            phs.append(Seg(PT_LOAD, 0, i * PAGE, PAGE, filesz=0, offset=0))
+        return core(phs, b"")
+    if kind == "scan":
+        region = bytes(size // 2)
+        k = (size - len(region)) // 56
+        return core([Seg(PT_LOAD, 0, i * 2 * len(region), len(region), offset=table_end(k))
+                     for i in range(k)], region)
+    raise ValueError(kind)
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--stress":
+        outdir = sys.argv[2]
+        size = int(sys.argv[3]) if len(sys.argv) > 3 else 1 << 20
+        os.makedirs(outdir, exist_ok=True)
+        for kind in ("notes", "merge", "scan"):
+            with open(os.path.join(outdir, "%s-%d" % (kind, size)), "wb") as f:
+                f.write(stress_core(kind, size))
+        return 0
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
     seeds = {}
 
