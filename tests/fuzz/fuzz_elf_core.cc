@@ -4,6 +4,8 @@
 // header and extent table, and reads at the edges of each view's extents.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +20,19 @@ namespace {
 
 using kcorefs::elf::CoreView;
 
+// CoreView::ReadAt's binary search needs extents sorted by offset, disjoint, and not
+// wrapping past 2^64 (so their ends are sorted too).
+void CheckExtents(const CoreView& view) {
+  uint64_t prev_end = 0;
+  for (const kcorefs::elf::Extent& e : view.extents()) {
+    KCOREFS_FUZZ_CHECK(e.length > 0);
+    KCOREFS_FUZZ_CHECK(e.offset + e.length > e.offset);
+    KCOREFS_FUZZ_CHECK(e.offset >= prev_end);
+    prev_end = e.end();
+  }
+  KCOREFS_FUZZ_CHECK(!view.extents().empty() && view.extents()[0].offset == 0);
+}
+
 void ReadView(const CoreView& view) {
   uint8_t buf[256];
   std::vector<uint64_t> offsets = {0, view.header().size() > 16 ? view.header().size() - 16 : 0};
@@ -30,6 +45,13 @@ void ReadView(const CoreView& view) {
     if (++n > 32) break;
     offsets.push_back(e.offset > 8 ? e.offset - 8 : 0);
     offsets.push_back(e.end() > 8 ? e.end() - 8 : 0);
+    // An extent's first bytes read through the view are its source's bytes.
+    if (e.offset >= view.size()) continue;
+    uint8_t want[16], got[16];
+    size_t k = std::min<uint64_t>({sizeof(want), e.length, view.size() - e.offset});
+    if (!e.source->ReadAt(e.source_offset, absl::MakeSpan(want, k)).ok()) continue;
+    auto r = view.ReadAt(e.offset, absl::MakeSpan(got, k));
+    KCOREFS_FUZZ_CHECK(r.ok() && *r == k && std::memcmp(want, got, k) == 0);
   }
   for (uint64_t off : offsets) {
     auto got = view.ReadAt(off, absl::MakeSpan(buf));
@@ -54,6 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto view = CoreView::Build(kind, *snap);
     if (!view.ok()) continue;
     KCOREFS_FUZZ_CHECK((*view)->size() >= (*view)->header().size());
+    CheckExtents(**view);
     ReadView(**view);
   }
   return 0;
