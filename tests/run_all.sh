@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests (gtest, through meson), integration scripts on synthetic
-# cores, and the real-kernel suite. Prints one final line "N passed, N failed".
+# Runs every test: unit tests (gtest, through meson), fuzz corpus replays, integration
+# scripts on synthetic cores, and the real-kernel suite. Prints one final line
+# "N passed, N failed".
 # Usage: tests/run_all.sh [BUILD_DIR]   (default: build)
 set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,18 @@ for t in "$BUILD"/tests/unit/*_test; do
   fi
   if [ $rc -ne 0 ]; then record "unit/$(basename "$t") (binary)" $rc; tail -40 "$xml.log"; fi
   rm -f "$xml" "$xml.log"
+done
+
+# Fuzz corpus replays (tests/fuzz/meson.build): each target's corpus through its parser.
+for t in "$BUILD"/tests/fuzz/*_replay; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t" _replay)
+  log=$(mktemp)
+  timeout 300 "$t" "$SRCDIR/tests/fuzz/corpus/$name" >"$log" 2>&1
+  rc=$?
+  record "fuzz-replay/$name" $rc
+  if [ $rc -ne 0 ]; then tail -20 "$log"; fi
+  rm -f "$log"
 done
 
 # Integration scripts. Exit 77 (a missing prerequisite) counts as a failure: CI installs
