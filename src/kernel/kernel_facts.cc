@@ -122,6 +122,16 @@ absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const K
   f.phys_base = *phys_base;
   f.five_level = f.vmcoreinfo.GetDecimal("NUMBER(pgtable_l5_enabled)").value_or(0) != 0;
   const ArchInfo& arch = *f.arch;
+  // The kcore view places each segment at vaddr - direct-map base, and the image again at
+  // its link-time address (runtime - KERNELOFFSET). A corrupt VMCOREINFO that puts either
+  // address below the direct-map base wraps those file offsets past 2^64, and the view's
+  // extent table then serves zeros in place of other segments' bytes. KASLR moves the
+  // image by less than the image map's size.
+  if (f.kaslr_offset >= arch.kernel_map_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "VMCOREINFO from ", f.vmcoreinfo_origin, " has KERNELOFFSET=", Hex(f.kaslr_offset),
+        ", beyond the ", Hex(arch.kernel_map_size), " bytes the kernel image can move"));
+  }
   uint64_t sme = static_cast<uint64_t>(f.vmcoreinfo.GetDecimal("NUMBER(sme_mask)").value_or(0));
   uint64_t top_paddr = *top - arch.kernel_map_start + static_cast<uint64_t>(f.phys_base);
   X86PageTable pt(map, top_paddr, f.five_level, sme);
@@ -131,6 +141,12 @@ absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const K
   if (auto v = f.vmcoreinfo.GetDecimal("NUMBER(page_offset_base)")) {
     f.direct_map_base = static_cast<uint64_t>(*v);
     f.direct_map_origin = "vmcoreinfo";
+    if (f.direct_map_base < arch.direct_map_min_l5 || f.direct_map_base >= arch.direct_map_max) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "VMCOREINFO from ", f.vmcoreinfo_origin, " has NUMBER(page_offset_base)=", *v,
+          " (", Hex(f.direct_map_base), "), outside the direct-map window [",
+          Hex(arch.direct_map_min_l5), ", ", Hex(arch.direct_map_max), ")"));
+    }
   } else if (hints.direct_map_base.has_value()) {
     f.direct_map_base = *hints.direct_map_base;
     f.direct_map_origin = "source PT_LOADs";

@@ -47,12 +47,21 @@ absl::StatusOr<Translation> X86PageTable::Translate(uint64_t vaddr) const {
 
 absl::StatusOr<std::optional<uint64_t>> X86PageTable::FirstMapped(uint64_t begin,
                                                                   uint64_t end) const {
-  return FirstMappedIn(top_, levels_, Canonical(0, levels_), begin, end);
+  int budget = kMaxTablesVisited;
+  return FirstMappedIn(top_, levels_, Canonical(0, levels_), begin, end, &budget);
 }
 
 absl::StatusOr<std::optional<uint64_t>> X86PageTable::FirstMappedIn(uint64_t table, int level,
                                                                     uint64_t base, uint64_t begin,
-                                                                    uint64_t end) const {
+                                                                    uint64_t end, int* budget) const {
+  // The tables come from the dump: entries may point at tables already visited (or at
+  // their own table), so a walk that finds no leaf could read 512^(levels-1) tables from
+  // a few pages of input. A real kernel's first mapping is a handful of tables away.
+  if (--*budget < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page-table walk read ", kMaxTablesVisited, " tables without finding a mapping in [",
+        base::Hex(begin), ", ", base::Hex(end), "); the page tables are corrupt or loop"));
+  }
   uint64_t span = uint64_t{1} << Shift(level);
   uint64_t entries[512];
   KCOREFS_RETURN_IF_ERROR(
@@ -68,7 +77,8 @@ absl::StatusOr<std::optional<uint64_t>> X86PageTable::FirstMappedIn(uint64_t tab
     if (!(entry & kPresent)) continue;
     bool leaf = level == 1 || ((level == 2 || level == 3) && (entry & kPageSizeBit));
     if (leaf) return std::optional<uint64_t>(va < begin ? begin : va);
-    KCOREFS_ASSIGN_OR_RETURN(auto found, FirstMappedIn(EntryAddr(entry), level - 1, va, begin, end));
+    KCOREFS_ASSIGN_OR_RETURN(auto found,
+                             FirstMappedIn(EntryAddr(entry), level - 1, va, begin, end, budget));
     if (found.has_value()) return found;
   }
   return std::optional<uint64_t>();

@@ -30,12 +30,15 @@ class X86PageTable {
   absl::StatusOr<Translation> Translate(uint64_t vaddr) const;
 
   // The lowest mapped virtual address in [begin, end), or nullopt. Skips unmapped
-  // subtrees whole, so the cost is the number of tables visited, not the range size.
+  // subtrees whole, so the cost is the number of tables visited, not the range size; past
+  // kMaxTablesVisited tables (corrupt or self-referencing tables) it fails.
   absl::StatusOr<std::optional<uint64_t>> FirstMapped(uint64_t begin, uint64_t end) const;
+  static constexpr int kMaxTablesVisited = 4096;
 
  private:
   absl::StatusOr<std::optional<uint64_t>> FirstMappedIn(uint64_t table, int level, uint64_t base,
-                                                        uint64_t begin, uint64_t end) const;
+                                                        uint64_t begin, uint64_t end,
+                                                        int* budget) const;
   uint64_t EntryAddr(uint64_t entry) const;
   const mem::MemoryMap& map_;
   uint64_t top_;
