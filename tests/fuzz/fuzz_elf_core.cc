@@ -69,11 +69,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto core = kcorefs::backends::ReadElfCore(file, file->size());
   if (!core.ok()) return 0;
   KCOREFS_FUZZ_CHECK(!core->map.physical().empty());
-  auto snap = kcorefs::backends::BuildSnapshot("fuzz.core", std::move(core->map), core->hints,
-                                              std::move(core->warnings), {}, 1, 0);
+  kcorefs::backends::SnapshotParts parts{std::move(core->map), std::move(core->hints),
+                                         std::move(core->warnings), "fuzz", 1, 0};
+  auto snap = kcorefs::backends::BuildSnapshot("fuzz.core", std::move(parts), {});
   if (!snap.ok()) return 0;
-  for (kcorefs::elf::ViewKind kind : kcorefs::elf::kAllViews) {
-    auto view = CoreView::Build(kind, *snap);
+  for (const kcorefs::elf::ViewType* type : kcorefs::elf::ViewTypes()) {
+    auto view = CoreView::Build(type->name, *snap);
     if (!view.ok()) continue;
     KCOREFS_FUZZ_CHECK((*view)->size() >= (*view)->header().size());
     CheckExtents(**view);
