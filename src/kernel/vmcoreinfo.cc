@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
 
 #include <cstring>
@@ -6,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
@@ -76,10 +76,10 @@ std::optional<uint64_t> Vmcoreinfo::GetHex(absl::string_view key) const {
   return v;
 }
 
-std::vector<std::string> Vmcoreinfo::Missing(const std::vector<std::string>& required) const {
+std::vector<std::string> Vmcoreinfo::Missing(absl::Span<const absl::string_view> required) const {
   std::vector<std::string> out;
-  for (const std::string& k : required) {
-    if (!Has(k)) out.push_back(k);
+  for (absl::string_view k : required) {
+    if (!Has(k)) out.emplace_back(k);
   }
   return out;
 }
@@ -88,13 +88,6 @@ void Vmcoreinfo::AppendIfMissing(absl::string_view key, absl::string_view value)
   if (Has(key)) return;
   absl::StrAppend(&text_, key, "=", value, "\n");
   values_.emplace(std::string(key), std::string(value));
-}
-
-const std::vector<std::string>& RequiredVmcoreinfoKeys() {
-  static const auto* keys = new std::vector<std::string>{
-      "OSRELEASE", "PAGESIZE", "SYMBOL(swapper_pg_dir)", "SYMBOL(init_top_pgt)",
-      "NUMBER(phys_base)", "KERNELOFFSET"};
-  return *keys;
 }
 
 absl::StatusOr<std::vector<Note>> ParseNotes(absl::string_view notes) {

@@ -16,16 +16,9 @@
 
 namespace kcorefs::kernel {
 
-// A virtual range of the kernel image and where it sits physically.
-struct ImageRange {
-  uint64_t vaddr = 0;
-  uint64_t paddr = 0;
-  uint64_t size = 0;
-};
-
 // What a backend learned from its source's own format, before any derivation.
 struct KernelHints {
-  const ArchInfo* arch = nullptr;
+  const Arch* arch = nullptr;
   std::optional<std::string> vmcoreinfo;  // the source's VMCOREINFO text, if it has one
   std::string vmcoreinfo_origin;          // where that text came from, for `info`
   std::optional<uint64_t> direct_map_base;  // from PT_LOADs (p_vaddr - p_paddr)
@@ -35,7 +28,7 @@ struct KernelHints {
 };
 
 struct KernelFacts {
-  const ArchInfo* arch = nullptr;
+  const Arch* arch = nullptr;
   Vmcoreinfo vmcoreinfo;               // as served: the kernel's text plus derived keys
   std::string vmcoreinfo_origin;       // "source note", "--vmcoreinfo FILE", "scan at 0x…"
   std::string osrelease;
@@ -58,8 +51,10 @@ struct DeriveOptions {
   std::string vmcoreinfo_override_name;
 };
 
-// Derives the facts. Fails with a message that says what is missing and what to do
-// (`--vmcoreinfo FILE`) when VMCOREINFO cannot be found or lacks required keys.
+// Derives the facts: finds VMCOREINFO, checks the architecture's required keys, and has
+// the architecture derive the layout. Fails with a message that says what is missing and
+// what to do (`--vmcoreinfo FILE`) when VMCOREINFO cannot be found or lacks required
+// keys.
 absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const KernelHints& hints,
                                               const DeriveOptions& options);
 

@@ -7,11 +7,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "kcorefs/mem/memory_map.h"
 
 namespace kcorefs::kernel {
@@ -31,7 +32,7 @@ class Vmcoreinfo {
   std::optional<uint64_t> GetHex(absl::string_view key) const;
   bool Has(absl::string_view key) const { return values_.contains(key); }
   // Keys from `required` that are absent.
-  std::vector<std::string> Missing(const std::vector<std::string>& required) const;
+  std::vector<std::string> Missing(absl::Span<const absl::string_view> required) const;
   // Appends "key=value\n" (value verbatim) unless `key` is present.
   void AppendIfMissing(absl::string_view key, absl::string_view value);
 
@@ -39,10 +40,6 @@ class Vmcoreinfo {
   std::string text_;
   absl::flat_hash_map<std::string, std::string> values_;
 };
-
-// The keys without which kcorefs cannot derive the layout (x86_64) or tools refuse the
-// core (drgn: OSRELEASE, PAGESIZE, SYMBOL(swapper_pg_dir)).
-const std::vector<std::string>& RequiredVmcoreinfoKeys();
 
 // Parses the ELF notes in `notes` (4-byte aligned, as the kernel writes them).
 struct Note {

@@ -1,5 +1,7 @@
 #include "kcorefs/kernel/vmcoreinfo.h"
 
+#include "kcorefs/kernel/arch.h"
+
 #include <gtest/gtest.h>
 
 #include "tests/testing/core_builder.h"
@@ -33,7 +35,7 @@ TEST(VmcoreinfoTest, RejectsBinaryAndMalformedLines) {
 
 TEST(VmcoreinfoTest, ReportsMissingRequiredKeys) {
   KCOREFS_ASSERT_OK_AND_ASSIGN(Vmcoreinfo v, Vmcoreinfo::Parse("OSRELEASE=6.1\nPAGESIZE=4096\n"));
-  auto missing = v.Missing(RequiredVmcoreinfoKeys());
+  auto missing = v.Missing(ArchX86_64().required_vmcoreinfo_keys);
   EXPECT_NE(std::find(missing.begin(), missing.end(), "SYMBOL(init_top_pgt)"), missing.end());
   EXPECT_EQ(std::find(missing.begin(), missing.end(), "OSRELEASE"), missing.end());
 }

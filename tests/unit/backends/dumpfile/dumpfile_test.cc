@@ -77,7 +77,18 @@ TEST_F(DumpfileTest, Aarch64CoreIsReportedAsNotYetSupported) {
   auto b = Open(c);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), absl::StatusCode::kUnimplemented);
-  ExpectMessageHas(b.status(), "aarch64");
+  ExpectMessageHas(b.status(), "ELF machine 183 (aarch64)");
+  ExpectMessageHas(b.status(), "x86_64 only; aarch64 is not supported yet");
+}
+
+TEST_F(DumpfileTest, UnknownMachineIsReportedAsNotSupported) {
+  CoreBuilder c = TestKernel::Kdump();
+  c.e_machine = EM_S390;
+  auto b = Open(c);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnimplemented);
+  ExpectMessageHas(b.status(), path_);
+  ExpectMessageHas(b.status(), "ELF machine 22");
 }
 
 TEST_F(DumpfileTest, TruncatedDumpServesWhatExistsWithAWarning) {
