@@ -65,7 +65,7 @@ absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const K
   KCOREFS_RETURN_IF_ERROR(hints.arch->CheckSupported());
   KernelFacts f;
   f.arch = hints.arch;
-  f.prstatus = hints.prstatus;
+  f.cpus = hints.cpus;
   KCOREFS_ASSIGN_OR_RETURN(f.vmcoreinfo, FindVmcoreinfo(map, hints, options, &f.vmcoreinfo_origin));
   std::vector<std::string> missing = f.vmcoreinfo.Missing(f.arch->required_vmcoreinfo_keys);
   if (!missing.empty()) {

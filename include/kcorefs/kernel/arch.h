@@ -44,7 +44,7 @@ enum class SegmentClass {
 
 // struct elf_prstatus as the architecture's kernel lays it out (include/linux/elfcore.h):
 // little-endian, pr_pid a 32-bit int, pr_reg 64-bit registers in the arch's pt_regs
-// order.
+// order. Decoded in kernel/cpu_state.h, written only by elf/.
 struct PrstatusLayout {
   size_t size;        // sizeof(struct elf_prstatus)
   size_t pid_offset;  // offsetof(pr_pid)

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "kcorefs/kernel/arch.h"
+#include "kcorefs/kernel/cpu_state.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
 #include "kcorefs/mem/memory_map.h"
 
@@ -23,8 +24,8 @@ struct KernelHints {
   std::string vmcoreinfo_origin;          // where that text came from, for `info`
   std::optional<uint64_t> direct_map_base;  // from PT_LOADs (p_vaddr - p_paddr)
   std::optional<ImageRange> image;          // the source's kernel-image segment
-  // Per-CPU NT_PRSTATUS descriptors holding real registers, in CPU order.
-  std::vector<std::string> prstatus;
+  // CPUs whose registers the source really holds, in CPU order.
+  std::vector<CpuState> cpus;
 };
 
 struct KernelFacts {
@@ -38,7 +39,7 @@ struct KernelFacts {
   ImageRange image;                    // the kernel image at its runtime address
   uint64_t direct_map_base = 0;        // page_offset_base
   std::string direct_map_origin;       // "vmcoreinfo", "source PT_LOADs", "page tables"
-  std::vector<std::string> prstatus;
+  std::vector<CpuState> cpus;          // served as NT_PRSTATUS, in this order
   std::vector<std::string> warnings;   // shown at mount and by `info`
 
   // The kernel image's link-time address (runtime minus KERNELOFFSET).

@@ -12,6 +12,7 @@
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
+#include "kcorefs/kernel/cpu_state.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
 
 namespace kcorefs::backends {
@@ -45,30 +46,35 @@ struct Classified {
   std::vector<mem::Segment> virt;
 };
 
-bool AllZero(absl::string_view bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+// Decodes one NT_PRSTATUS into the hints. /proc/kcore writes an all-zero one; QEMU and
+// kdump write real registers. Only real ones are passed on (crash and drgn apply them to
+// tasks). The CPU number counts every NT_PRSTATUS, kept or not, as the notes come in CPU
+// order.
+void TakePrstatus(const std::string& path, absl::string_view desc, int cpu, ElfCoreContents& out) {
+  auto state = kernel::DecodePrstatus(*out.hints.arch, desc, cpu);
+  if (!state.ok()) {
+    out.warnings.push_back(absl::StrCat(path, ": NT_PRSTATUS note ", cpu, " dropped: ",
+                                        state.status().message()));
+    return;
+  }
+  if (state->HasRegisters()) out.hints.cpus.push_back(std::move(*state));
 }
 
-// Adds the notes of one PT_NOTE to the hints.
+// Adds the notes of one PT_NOTE to the hints. `prstatus_seen` counts NT_PRSTATUS notes
+// across all PT_NOTEs.
 absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_view bytes,
-                       ElfCoreContents& out) {
+                       int* prstatus_seen, ElfCoreContents& out) {
   auto notes = kernel::ParseNotes(bytes);
   if (!notes.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": PT_NOTE at file offset ", Hex(offset), ": ", notes.status().message()));
   }
-  const kernel::PrstatusLayout& pr = out.hints.arch->prstatus;
   for (kernel::Note& n : *notes) {
     if (n.name == "VMCOREINFO" && n.type == 0) {
       out.hints.vmcoreinfo = std::move(n.desc);
       out.hints.vmcoreinfo_origin = absl::StrCat("VMCOREINFO note of ", path);
     } else if (n.name == "CORE" && n.type == NT_PRSTATUS) {
-      // /proc/kcore writes an all-zero PRSTATUS; QEMU and kdump write real registers.
-      // Only real ones are passed on (crash and drgn apply them to tasks).
-      if (n.desc.size() == pr.size &&
-          !AllZero(absl::string_view(n.desc).substr(pr.reg_offset, pr.reg_count * 8))) {
-        out.hints.prstatus.push_back(std::move(n.desc));
-      }
+      TakePrstatus(path, n.desc, (*prstatus_seen)++, out);
     } else if (n.name == "CORE" && n.type == NT_TASKSTRUCT) {
       out.has_taskstruct = true;
     }
@@ -203,6 +209,7 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
     return absl::UnimplementedError(absl::StrCat(path, ": big-endian cores are not supported"));
   }
   Classified c;
+  int prstatus_seen = 0;
   c.ram.reserve(phnum);  // one allocation instead of log2(phnum) growing copies
   // libelf validated the ELF header and counted the program headers (PN_XNUM included);
   // the table itself is read in bounded chunks of native Elf64_Phdr (little-endian on a
@@ -227,7 +234,7 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
       std::string bytes(ph.p_filesz, '\0');
       KCOREFS_RETURN_IF_ERROR(
           file->ReadAt(ph.p_offset, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size())));
-      KCOREFS_RETURN_IF_ERROR(TakeNotes(path, ph.p_offset, bytes, out));
+      KCOREFS_RETURN_IF_ERROR(TakeNotes(path, ph.p_offset, bytes, &prstatus_seen, out));
     } else if (ph.p_type == PT_LOAD) {
       auto end = base::CheckedAdd(ph.p_paddr == kNoAddr ? ph.p_vaddr : ph.p_paddr, ph.p_memsz);
       bool phys_ok = ph.p_paddr == kNoAddr ||

@@ -3,9 +3,11 @@
 #include <elf.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
+#include "kcorefs/kernel/cpu_state.h"
 #include "kcorefs/kernel/kernel_facts.h"
 #include "tests/testing/core_builder.h"
 #include "tests/testing/page_tables.h"
@@ -140,6 +142,38 @@ TEST(ArchTest, X86WalkerFactoryReadsTheKernelsOwnTables) {
   EXPECT_EQ(t.paddr, 0x12345u);
   KCOREFS_ASSERT_OK_AND_ASSIGN(auto first, walker->FirstMapped(0xffff888000000000ull, 0xfffffe0000000000ull));
   EXPECT_EQ(first, 0xffff9c0000000000ull);
+}
+
+TEST(CpuStateTest, DecodesPidAndRegistersFromTheX86_64Layout) {
+  std::string desc(336, '\0');
+  int32_t pid = 4242;
+  std::memcpy(&desc[32], &pid, 4);
+  for (uint64_t i = 0; i < 27; ++i) {
+    uint64_t r = 0x1000 + i;
+    std::memcpy(&desc[112 + 8 * i], &r, 8);
+  }
+  KCOREFS_ASSERT_OK_AND_ASSIGN(CpuState s, DecodePrstatus(ArchX86_64(), desc, 3));
+  EXPECT_EQ(s.cpu, 3);
+  EXPECT_EQ(s.pid, 4242);
+  ASSERT_EQ(s.regs.size(), 27u);
+  EXPECT_EQ(s.regs[0], 0x1000u);   // r15
+  EXPECT_EQ(s.regs[16], 0x1010u);  // rip
+  EXPECT_EQ(s.regs[26], 0x101au);  // gs
+  EXPECT_TRUE(s.HasRegisters());
+}
+
+TEST(CpuStateTest, AllZeroRegistersAreNotRegisters) {
+  std::string desc(336, '\0');
+  desc[32] = 7;  // a pid alone is not a register set
+  KCOREFS_ASSERT_OK_AND_ASSIGN(CpuState s, DecodePrstatus(ArchX86_64(), desc, 0));
+  EXPECT_FALSE(s.HasRegisters());
+}
+
+TEST(CpuStateTest, AnotherSizeIsRejectedNamingBoth) {
+  auto s = DecodePrstatus(ArchX86_64(), std::string(392, '\0'), 0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("392"), absl::string_view::npos);
+  EXPECT_NE(s.status().message().find("336"), absl::string_view::npos);
 }
 
 }  // namespace

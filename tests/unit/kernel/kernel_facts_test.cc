@@ -99,5 +99,13 @@ TEST_F(KernelFactsTest, ScannedNoteIsUsedWhenTheSourceHasNone) {
   EXPECT_EQ(f.osrelease, "6.1.0-test-amd64");
 }
 
+TEST_F(KernelFactsTest, CpusPassThroughInOrder) {
+  hints_.cpus = {CpuState{0, 10, std::vector<uint64_t>(27, 1)}, CpuState{2, 12, std::vector<uint64_t>(27, 2)}};
+  KCOREFS_ASSERT_OK_AND_ASSIGN(KernelFacts f, DeriveKernelFacts(map_, hints_, {}));
+  ASSERT_EQ(f.cpus.size(), 2u);
+  EXPECT_EQ(f.cpus[1].cpu, 2);
+  EXPECT_EQ(f.cpus[1].pid, 12);
+}
+
 }  // namespace
 }  // namespace kcorefs::kernel
