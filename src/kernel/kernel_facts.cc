@@ -16,19 +16,24 @@ absl::StatusOr<Vmcoreinfo> ParseNamed(const std::string& text, const std::string
   return v;
 }
 
-// The kernel's note found in physical memory.
+// The kernel's note found in physical memory. A scan that could not read the source is
+// that I/O error, so the user fixes the source rather than hunting for a text.
 absl::StatusOr<Vmcoreinfo> ScanMemory(const mem::MemoryMap& map, const Arch& arch,
                                       std::string* origin) {
-  uint64_t at = 0;
-  auto text = ScanForVmcoreinfo(map, arch.page_size, &at);
-  if (!text.ok()) {
+  auto hit = ScanForVmcoreinfo(map, {.page_size = arch.page_size});
+  if (!hit.ok()) {
+    return base::Annotate(hit.status(),
+                          "the source carries no VMCOREINFO, and scanning its physical memory "
+                          "for the kernel's note failed");
+  }
+  if (!hit->has_value()) {
     return absl::NotFoundError(
         "the source carries no VMCOREINFO and none was found by scanning its physical memory; "
         "pass the kernel's text with --vmcoreinfo FILE (a copy of /sys/kernel/vmcoreinfo's "
         "note, or `kcorefs info` output of another dump of the same boot)");
   }
-  *origin = absl::StrCat("scan of physical memory, note at ", Hex(at));
-  return Vmcoreinfo::Parse(*text);
+  *origin = absl::StrCat("scan of physical memory, note at ", Hex((*hit)->paddr));
+  return Vmcoreinfo::Parse((*hit)->text);
 }
 
 // `--vmcoreinfo FILE`, else the source's note, else the scan.

@@ -15,9 +15,6 @@ namespace {
 
 using base::Hex;
 
-// VMCOREINFO_BYTES in the kernel is one page; a note larger than that is not the kernel's.
-constexpr uint32_t kMaxVmcoreinfoSize = 1 << 16;
-
 bool Printable(absl::string_view text) {
   for (unsigned char c : text) {
     if (c == '\n' || c == '\t') continue;
@@ -130,37 +127,6 @@ std::string SerializeNotes(const std::vector<Note>& notes) {
     out.resize(base::AlignUp(out.size(), 4), '\0');
   }
   return out;
-}
-
-absl::StatusOr<std::string> ScanForVmcoreinfo(const mem::MemoryMap& map, uint64_t page_size,
-                                              uint64_t* found_at) {
-  static constexpr char kName[] = "VMCOREINFO";  // 10 chars + NUL = namesz 11
-  static constexpr char kFirstKey[] = "OSRELEASE=";
-  // Header (12) + name padded to 12 + the first key.
-  uint8_t head[12 + 12 + sizeof(kFirstKey) - 1];
-  for (const mem::Segment& seg : map.physical()) {
-    uint64_t first = base::AlignUp(seg.start, page_size);
-    uint64_t data_end = seg.start + seg.data_size;
-    for (uint64_t pa = first; pa + sizeof(head) <= data_end; pa += page_size) {
-      if (!map.ReadPhys(pa, absl::MakeSpan(head)).ok()) continue;
-      const char* h = reinterpret_cast<const char*>(head);
-      if (Le32(h) != 11 || Le32(h + 8) != 0) continue;
-      if (std::memcmp(h + 12, kName, sizeof(kName)) != 0) continue;
-      if (std::memcmp(h + 24, kFirstKey, sizeof(kFirstKey) - 1) != 0) continue;
-      uint32_t descsz = Le32(h + 4);
-      if (descsz == 0 || descsz > kMaxVmcoreinfoSize) continue;
-      std::string text(descsz, '\0');
-      if (!map.ReadPhys(pa + 24, absl::MakeSpan(reinterpret_cast<uint8_t*>(text.data()), descsz))
-               .ok()) {
-        continue;
-      }
-      auto parsed = Vmcoreinfo::Parse(text);
-      if (!parsed.ok()) continue;
-      *found_at = pa;
-      return parsed->text();
-    }
-  }
-  return absl::NotFoundError("no VMCOREINFO note found in physical memory");
 }
 
 }  // namespace kcorefs::kernel

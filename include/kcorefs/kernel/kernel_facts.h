@@ -55,7 +55,8 @@ struct DeriveOptions {
 // Derives the facts: finds VMCOREINFO, checks the architecture's required keys, and has
 // the architecture derive the layout. Fails with a message that says what is missing and
 // what to do (`--vmcoreinfo FILE`) when VMCOREINFO cannot be found or lacks required
-// keys.
+// keys; when the scan for it could not read the source, with that I/O error (its code
+// and kind kept), not "not found".
 absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const KernelHints& hints,
                                               const DeriveOptions& options);
 

@@ -69,27 +69,5 @@ TEST(NotesTest, NoteRunningPastTheSegmentIsAnErrorWithItsOffset) {
   EXPECT_NE(out.status().message().find("offset 0"), absl::string_view::npos);
 }
 
-TEST(ScanTest, FindsThePageAlignedNoteAndSkipsLookalikes) {
-  std::string ram(64 * 1024, '\0');
-  std::string note = testing::Note("VMCOREINFO", 0, "OSRELEASE=6.1.0-scan\nPAGESIZE=4096\n");
-  // An unaligned copy (ignored), then the real one on a page boundary.
-  ram.replace(0x1010, note.size(), note);
-  ram.replace(0x3000, note.size(), note);
-  auto src = std::make_shared<io::BufferByteSource>("ram", ram);
-  auto map = mem::MemoryMap::Create({mem::Segment{0x100000, ram.size(), ram.size(), src, 0}}, {});
-  ASSERT_TRUE(map.ok());
-  uint64_t at = 0;
-  KCOREFS_ASSERT_OK_AND_ASSIGN(std::string text, ScanForVmcoreinfo(*map, 4096, &at));
-  EXPECT_EQ(at, 0x103000u);
-  EXPECT_EQ(text.substr(0, 20), "OSRELEASE=6.1.0-scan");
-}
-
-TEST(ScanTest, NotFoundWhenNoNote) {
-  auto src = std::make_shared<io::BufferByteSource>("ram", std::string(16384, 'x'));
-  auto map = mem::MemoryMap::Create({mem::Segment{0, 16384, 16384, src, 0}}, {});
-  uint64_t at;
-  EXPECT_EQ(ScanForVmcoreinfo(*map, 4096, &at).status().code(), absl::StatusCode::kNotFound);
-}
-
 }  // namespace
 }  // namespace kcorefs::kernel
