@@ -72,7 +72,7 @@ void PrintText(const backends::Backend& b, const backends::Snapshot& s) {
               Hex(f.image.vaddr).c_str(), Hex(f.image.paddr).c_str(), Hex(f.image.size).c_str(),
               Hex(f.image_link_vaddr()).c_str());
   std::printf("vmcoreinfo:       from %s\n", f.vmcoreinfo_origin.c_str());
-  std::printf("notes:            VMCOREINFO, %zu NT_PRSTATUS\n", f.prstatus.size());
+  std::printf("notes:            VMCOREINFO, %zu NT_PRSTATUS\n", f.cpus.size());
   std::printf("physical memory:  %zu segments, %s bytes\n", s.map.physical().size(),
               Hex(s.map.TotalPhysBytes()).c_str());
   for (const mem::Segment& seg : s.map.physical()) {
@@ -101,7 +101,7 @@ void PrintJson(const backends::Backend& b, const backends::Snapshot& s) {
                   ",\"paddr\":", JsonString(Hex(f.image.paddr)), ",\"size\":", JsonString(Hex(f.image.size)),
                   ",\"link_vaddr\":", JsonString(Hex(f.image_link_vaddr())), "}",
                   ",\"vmcoreinfo_origin\":", JsonString(f.vmcoreinfo_origin),
-                  ",\"prstatus_notes\":", f.prstatus.size(), ",\"segments\":[");
+                  ",\"prstatus_notes\":", f.cpus.size(), ",\"segments\":[");
   bool first = true;
   for (const mem::Segment& seg : s.map.physical()) {
     absl::StrAppend(&out, first ? "" : ",", "{\"paddr\":", JsonString(Hex(seg.start)),

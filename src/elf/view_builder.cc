@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "elf/elf_writer.h"
+#include "elf/prstatus.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
@@ -78,9 +79,18 @@ absl::StatusOr<std::shared_ptr<const CoreView>> ViewBuilder::Build() {
   return std::shared_ptr<const CoreView>(std::move(view_));
 }
 
-std::string ViewBuilder::Notes() const {
+std::string ViewBuilder::Notes() {
   std::vector<kernel::Note> notes;
-  for (const std::string& pr : snap_.facts.prstatus) notes.push_back({"CORE", NT_PRSTATUS, pr});
+  for (const kernel::CpuState& cpu : snap_.facts.cpus) {
+    auto pr = EncodePrstatus(*snap_.facts.arch, cpu);
+    if (!pr.ok()) {
+      // A CPU without its registers is left out rather than shown with wrong ones.
+      view_->warnings_.push_back(absl::StrCat(view_->name(), ": NT_PRSTATUS of CPU ", cpu.cpu,
+                                              " left out: ", pr.status().message()));
+      continue;
+    }
+    notes.push_back({"CORE", NT_PRSTATUS, std::move(*pr)});
+  }
   notes.push_back({"VMCOREINFO", 0, snap_.facts.vmcoreinfo.text()});
   return kernel::SerializeNotes(notes);
 }

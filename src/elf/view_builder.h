@@ -27,8 +27,9 @@ class ViewBuilder {
   void BuildVmcore();
   void BuildKcore();
   void BuildVmcoreinfo();
-  // The merged note segment: real per-CPU NT_PRSTATUS in CPU order, then VMCOREINFO.
-  std::string Notes() const;
+  // The merged note segment: NT_PRSTATUS of the CPUs with real registers, in CPU order
+  // (elf/prstatus.h), then VMCOREINFO.
+  std::string Notes();
   // Adds extents serving physical [paddr, paddr + size) at file `offset`; stops at the
   // first byte the map does not hold and returns how many bytes were placed.
   uint64_t AddPhysical(uint64_t offset, uint64_t paddr, uint64_t size);

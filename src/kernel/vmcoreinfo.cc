@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
 
 #include <algorithm>
@@ -7,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
@@ -15,9 +15,6 @@ namespace kcorefs::kernel {
 namespace {
 
 using base::Hex;
-
-// VMCOREINFO_BYTES in the kernel is one page; a note larger than that is not the kernel's.
-constexpr uint32_t kMaxVmcoreinfoSize = 1 << 16;
 
 bool Printable(absl::string_view text) {
   for (unsigned char c : text) {
@@ -77,10 +74,10 @@ std::optional<uint64_t> Vmcoreinfo::GetHex(absl::string_view key) const {
   return v;
 }
 
-std::vector<std::string> Vmcoreinfo::Missing(const std::vector<std::string>& required) const {
+std::vector<std::string> Vmcoreinfo::Missing(absl::Span<const absl::string_view> required) const {
   std::vector<std::string> out;
-  for (const std::string& k : required) {
-    if (!Has(k)) out.push_back(k);
+  for (absl::string_view k : required) {
+    if (!Has(k)) out.emplace_back(k);
   }
   return out;
 }
@@ -89,13 +86,6 @@ void Vmcoreinfo::AppendIfMissing(absl::string_view key, absl::string_view value)
   if (Has(key)) return;
   absl::StrAppend(&text_, key, "=", value, "\n");
   values_.emplace(std::string(key), std::string(value));
-}
-
-const std::vector<std::string>& RequiredVmcoreinfoKeys() {
-  static const auto* keys = new std::vector<std::string>{
-      "OSRELEASE", "PAGESIZE", "SYMBOL(swapper_pg_dir)", "SYMBOL(init_top_pgt)",
-      "NUMBER(phys_base)", "KERNELOFFSET"};
-  return *keys;
 }
 
 absl::StatusOr<std::vector<Note>> ParseNotes(absl::string_view notes) {
@@ -138,66 +128,6 @@ std::string SerializeNotes(const std::vector<Note>& notes) {
     out.resize(base::AlignUp(out.size(), 4), '\0');
   }
   return out;
-}
-
-absl::StatusOr<std::string> ScanForVmcoreinfo(const mem::MemoryMap& map, uint64_t page_size,
-                                              uint64_t* found_at) {
-  static constexpr char kName[] = "VMCOREINFO";  // 10 chars + NUL = namesz 11
-  static constexpr char kFirstKey[] = "OSRELEASE=";
-  // Header (12) + name padded to 12 + the first key.
-  uint8_t head[12 + 12 + sizeof(kFirstKey) - 1];
-  // Segments may share their source's bytes (a corrupt core's PT_LOADs can all name one
-  // file range), which made the scan cost segments x pages: an 8 MiB core took 5 s. So no
-  // more pages are read than the sources hold, plus one per segment for its partial
-  // pages; a source of unknown size (a device reports 0) lifts the bound.
-  std::vector<const io::ByteSource*> sources;
-  uint64_t budget = 0;
-  bool bounded = true;
-  for (const mem::Segment& seg : map.physical()) {
-    ++budget;
-    if (seg.source == nullptr ||
-        std::find(sources.begin(), sources.end(), seg.source.get()) != sources.end()) {
-      continue;
-    }
-    sources.push_back(seg.source.get());
-    if (seg.source->size() == 0) bounded = false;
-    budget += seg.source->size() / page_size + 1;
-  }
-  for (const mem::Segment& seg : map.physical()) {
-    if (seg.source == nullptr) continue;  // zeros hold no note
-    uint64_t first = base::AlignUp(seg.start, page_size);
-    uint64_t data_end = seg.start + seg.data_size;
-    for (uint64_t pa = first; pa + sizeof(head) <= data_end; pa += page_size) {
-      if (bounded && budget-- == 0) {
-        return absl::NotFoundError(
-            "no VMCOREINFO note found in physical memory (the scan stopped after reading as "
-            "many pages as the source holds: its segments share bytes)");
-      }
-      absl::Status read = map.ReadPhys(pa, absl::MakeSpan(head));
-      // A segment may claim more data than its source still holds (a file that shrank, a
-      // source shorter than its headers say). Past the source's end every later page of
-      // the segment fails too; skipping them one by one would make the scan's cost the
-      // claimed size (up to 2^52 bytes) instead of the bytes that exist.
-      if (absl::IsOutOfRange(read)) break;
-      if (!read.ok()) continue;
-      const char* h = reinterpret_cast<const char*>(head);
-      if (Le32(h) != 11 || Le32(h + 8) != 0) continue;
-      if (std::memcmp(h + 12, kName, sizeof(kName)) != 0) continue;
-      if (std::memcmp(h + 24, kFirstKey, sizeof(kFirstKey) - 1) != 0) continue;
-      uint32_t descsz = Le32(h + 4);
-      if (descsz == 0 || descsz > kMaxVmcoreinfoSize) continue;
-      std::string text(descsz, '\0');
-      if (!map.ReadPhys(pa + 24, absl::MakeSpan(reinterpret_cast<uint8_t*>(text.data()), descsz))
-               .ok()) {
-        continue;
-      }
-      auto parsed = Vmcoreinfo::Parse(text);
-      if (!parsed.ok()) continue;
-      *found_at = pa;
-      return parsed->text();
-    }
-  }
-  return absl::NotFoundError("no VMCOREINFO note found in physical memory");
 }
 
 }  // namespace kcorefs::kernel

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kcorefs/base/checked_math.h"
+#include "kcorefs/kernel/arch.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
 #include "kcorefs/mem/memory_map.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -27,7 +28,9 @@ void ExerciseText(absl::string_view text) {
   auto v = Vmcoreinfo::Parse(text);
   if (!v.ok()) return;
   KCOREFS_FUZZ_CHECK(!v->text().empty() && v->text().back() == '\n');
-  for (const std::string& key : kcorefs::kernel::RequiredVmcoreinfoKeys()) {
+  absl::Span<const absl::string_view> required =
+      kcorefs::kernel::ArchX86_64().required_vmcoreinfo_keys;
+  for (absl::string_view key : required) {
     (void)v->Get(key);
     (void)v->GetDecimal(key);
     (void)v->GetHex(key);
@@ -47,7 +50,7 @@ void ExerciseText(absl::string_view text) {
     KCOREFS_FUZZ_CHECK(eq != absl::string_view::npos && eq > 0);
     KCOREFS_FUZZ_CHECK(v->Get(first.substr(0, eq)).has_value());
   }
-  (void)v->Missing(kcorefs::kernel::RequiredVmcoreinfoKeys());
+  (void)v->Missing(required);
   Vmcoreinfo served = *v;
   served.AppendIfMissing("NUMBER(page_offset_base)", "-1");
   KCOREFS_FUZZ_CHECK(served.Has("NUMBER(page_offset_base)"));
@@ -72,10 +75,13 @@ void ExerciseScan(const uint8_t* data, size_t size) {
   auto map = kcorefs::mem::MemoryMap::Create(std::move(segs), {});
   KCOREFS_FUZZ_CHECK(map.ok());
   uint64_t at = 0;
-  auto text = kcorefs::kernel::ScanForVmcoreinfo(*map, kPage, &at);
-  if (!text.ok()) return;
+  kcorefs::kernel::VmcoreinfoScanOptions opts;
+  opts.page_size = kPage;
+  auto hit = kcorefs::kernel::ScanForVmcoreinfo(*map, opts);
+  if (!hit.ok() || !hit->has_value()) return;
+  at = (*hit)->paddr;
   KCOREFS_FUZZ_CHECK(at % kPage == 0);
-  KCOREFS_FUZZ_CHECK(Vmcoreinfo::Parse(*text).ok());
+  KCOREFS_FUZZ_CHECK(Vmcoreinfo::Parse((*hit)->text).ok());
 }
 
 }  // namespace

@@ -18,6 +18,32 @@ for src in kdump qemu qemu-novmci kcore; do
   n=$(eu-readelf -n "$mp/vmcore" | grep -c 'PRSTATUS')
   [ "$n" = "$want" ] || fail "$src: vmcore has $n NT_PRSTATUS notes, want $want"
   if eu-readelf -n "$mp/kcore" | grep -q TASKSTRUCT; then fail "$src: kcore view carries NT_TASKSTRUCT"; fi
+  # The registers reach both views byte for byte: each NT_PRSTATUS with real registers in
+  # the source, in order, is the views' NT_PRSTATUS.
+  "$DRGN_PYTHON" - "$(mf files.$src)" "$mp" <<'PY' || fail "$src: NT_PRSTATUS bytes differ from the source's"
+import struct, sys
+def prstatus(path):
+    f = open(path, "rb")
+    eh = f.read(64)
+    phoff, phnum = struct.unpack_from("<Q", eh, 32)[0], struct.unpack_from("<H", eh, 56)[0]
+    f.seek(phoff)
+    out = []
+    for p in [struct.unpack("<IIQQQQQQ", f.read(56)) for _ in range(phnum)]:
+        if p[0] != 4: continue
+        f.seek(p[2]); data = f.read(p[5]); off = 0
+        while off + 12 <= len(data):
+            namesz, descsz, ntype = struct.unpack_from("<III", data, off)
+            d = off + 12 + (namesz + 3) // 4 * 4
+            if data[off + 12:off + 12 + namesz] == b"CORE\0" and ntype == 1:
+                out.append(data[d:d + descsz])
+            off = d + (descsz + 3) // 4 * 4
+    return out
+src = [d for d in prstatus(sys.argv[1]) if any(d[112:112 + 27 * 8])]
+for view in ("vmcore", "kcore"):
+    got = prstatus(sys.argv[2] + "/" + view)
+    if got != src:
+        sys.exit("%s: %d NT_PRSTATUS differ from the source's %d" % (view, len(got), len(src)))
+PY
   "$DRGN_PYTHON" - "$MANIFEST" "$mp" "$src" <<'PY' || fail "$src: program headers disagree with the manifest"
 import json, struct, sys
 m, mp, src = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]

@@ -11,31 +11,25 @@
 
 #include "absl/status/statusor.h"
 #include "kcorefs/kernel/arch.h"
+#include "kcorefs/kernel/cpu_state.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
 #include "kcorefs/mem/memory_map.h"
 
 namespace kcorefs::kernel {
 
-// A virtual range of the kernel image and where it sits physically.
-struct ImageRange {
-  uint64_t vaddr = 0;
-  uint64_t paddr = 0;
-  uint64_t size = 0;
-};
-
 // What a backend learned from its source's own format, before any derivation.
 struct KernelHints {
-  const ArchInfo* arch = nullptr;
+  const Arch* arch = nullptr;
   std::optional<std::string> vmcoreinfo;  // the source's VMCOREINFO text, if it has one
   std::string vmcoreinfo_origin;          // where that text came from, for `info`
   std::optional<uint64_t> direct_map_base;  // from PT_LOADs (p_vaddr - p_paddr)
   std::optional<ImageRange> image;          // the source's kernel-image segment
-  // Per-CPU NT_PRSTATUS descriptors holding real registers, in CPU order.
-  std::vector<std::string> prstatus;
+  // CPUs whose registers the source really holds, in CPU order.
+  std::vector<CpuState> cpus;
 };
 
 struct KernelFacts {
-  const ArchInfo* arch = nullptr;
+  const Arch* arch = nullptr;
   Vmcoreinfo vmcoreinfo;               // as served: the kernel's text plus derived keys
   std::string vmcoreinfo_origin;       // "source note", "--vmcoreinfo FILE", "scan at 0x…"
   std::string osrelease;
@@ -45,7 +39,7 @@ struct KernelFacts {
   ImageRange image;                    // the kernel image at its runtime address
   uint64_t direct_map_base = 0;        // page_offset_base
   std::string direct_map_origin;       // "vmcoreinfo", "source PT_LOADs", "page tables"
-  std::vector<std::string> prstatus;
+  std::vector<CpuState> cpus;          // served as NT_PRSTATUS, in this order
   std::vector<std::string> warnings;   // shown at mount and by `info`
 
   // The kernel image's link-time address (runtime minus KERNELOFFSET).
@@ -58,8 +52,11 @@ struct DeriveOptions {
   std::string vmcoreinfo_override_name;
 };
 
-// Derives the facts. Fails with a message that says what is missing and what to do
-// (`--vmcoreinfo FILE`) when VMCOREINFO cannot be found or lacks required keys.
+// Derives the facts: finds VMCOREINFO, checks the architecture's required keys, and has
+// the architecture derive the layout. Fails with a message that says what is missing and
+// what to do (`--vmcoreinfo FILE`) when VMCOREINFO cannot be found or lacks required
+// keys; when the scan for it could not read the source, with that I/O error (its code
+// and kind kept), not "not found".
 absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const KernelHints& hints,
                                               const DeriveOptions& options);
 

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "kcorefs/mem/memory_map.h"
 
 namespace kcorefs::kernel {
@@ -31,7 +33,7 @@ class Vmcoreinfo {
   std::optional<uint64_t> GetHex(absl::string_view key) const;
   bool Has(absl::string_view key) const { return values_.contains(key); }
   // Keys from `required` that are absent.
-  std::vector<std::string> Missing(const std::vector<std::string>& required) const;
+  std::vector<std::string> Missing(absl::Span<const absl::string_view> required) const;
   // Appends "key=value\n" (value verbatim) unless `key` is present.
   void AppendIfMissing(absl::string_view key, absl::string_view value);
 
@@ -39,10 +41,6 @@ class Vmcoreinfo {
   std::string text_;
   absl::flat_hash_map<std::string, std::string> values_;
 };
-
-// The keys without which kcorefs cannot derive the layout (x86_64) or tools refuse the
-// core (drgn: OSRELEASE, PAGESIZE, SYMBOL(swapper_pg_dir)).
-const std::vector<std::string>& RequiredVmcoreinfoKeys();
 
 // Parses the ELF notes in `notes` (4-byte aligned, as the kernel writes them).
 struct Note {
@@ -54,11 +52,32 @@ absl::StatusOr<std::vector<Note>> ParseNotes(absl::string_view notes);
 // Serialises notes with 4-byte padding.
 std::string SerializeNotes(const std::vector<Note>& notes);
 
-// Scans physical memory page by page for the kernel's vmcoreinfo_note: a page-aligned ELF
-// note with namesz 11, type 0, name "VMCOREINFO" and text starting "OSRELEASE=". Returns
-// the text and sets `*found_at` to its physical address. NotFound when no page holds one.
-absl::StatusOr<std::string> ScanForVmcoreinfo(const mem::MemoryMap& map, uint64_t page_size,
-                                              uint64_t* found_at);
+struct VmcoreinfoScanOptions {
+  uint64_t page_size = 4096;
+  // Bytes read per batch; 0 takes each segment's source's preferred_read_size(). Rounded
+  // up to whole pages and capped, so a scan holds one batch in memory.
+  uint64_t batch_size = 0;
+  // Each batch must be read within this (the source returns DeadlineExceeded otherwise).
+  absl::Duration batch_timeout = absl::InfiniteDuration();
+};
+
+struct VmcoreinfoScanHit {
+  std::string text;    // as Vmcoreinfo::Parse() keeps it
+  uint64_t paddr = 0;  // where the note starts
+};
+
+// Scans physical memory for the kernel's vmcoreinfo_note: a page-aligned ELF note with
+// namesz 11, type 0, name "VMCOREINFO" and text starting "OSRELEASE=". Reads only the
+// bytes segments hold (their data, cut at their source's end), in batches of whole pages,
+// each batch split into preferred_read_size() requests of one ReadMany() call so a remote
+// source can pipeline them.
+//
+// nullopt: no page holds the note. A fault inside a batch (pages the source does not
+// hold) makes that batch be read page by page, skipping the absent pages. Any other read
+// failure ends the scan: "could not read physical 0x... from SOURCE: <message>", naming
+// the start of the failing batch, with the failure's code and kind.
+absl::StatusOr<std::optional<VmcoreinfoScanHit>> ScanForVmcoreinfo(
+    const mem::MemoryMap& map, const VmcoreinfoScanOptions& options = {});
 
 }  // namespace kcorefs::kernel
 

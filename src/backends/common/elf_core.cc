@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "backends/common/elf_core.h"
 
 #include <elf.h>
@@ -10,9 +9,11 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
+#include "kcorefs/kernel/cpu_state.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
 
 namespace kcorefs::backends {
@@ -40,36 +41,41 @@ absl::Status ElfError(const std::string& path, absl::string_view what) {
                    "and QEMU dump-guest-memory ELF output)"));
 }
 
-bool AllZero(absl::string_view bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
-}
-
 struct Classified {
   std::vector<mem::Segment> ram;
   std::vector<mem::Segment> image;  // kernel-image segments (also physical)
   std::vector<mem::Segment> virt;
 };
 
-// Adds the notes of one PT_NOTE to the hints.
+// Decodes one NT_PRSTATUS into the hints. /proc/kcore writes an all-zero one; QEMU and
+// kdump write real registers. Only real ones are passed on (crash and drgn apply them to
+// tasks). The CPU number counts every NT_PRSTATUS, kept or not, as the notes come in CPU
+// order.
+void TakePrstatus(const std::string& path, absl::string_view desc, int cpu, ElfCoreContents& out) {
+  auto state = kernel::DecodePrstatus(*out.hints.arch, desc, cpu);
+  if (!state.ok()) {
+    out.warnings.push_back(absl::StrCat(path, ": NT_PRSTATUS note ", cpu, " dropped: ",
+                                        state.status().message()));
+    return;
+  }
+  if (state->HasRegisters()) out.hints.cpus.push_back(std::move(*state));
+}
+
+// Adds the notes of one PT_NOTE to the hints. `prstatus_seen` counts NT_PRSTATUS notes
+// across all PT_NOTEs.
 absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_view bytes,
-                       ElfCoreContents& out) {
+                       int* prstatus_seen, ElfCoreContents& out) {
   auto notes = kernel::ParseNotes(bytes);
   if (!notes.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": PT_NOTE at file offset ", Hex(offset), ": ", notes.status().message()));
   }
-  const kernel::ArchInfo& arch = *out.hints.arch;
   for (kernel::Note& n : *notes) {
     if (n.name == "VMCOREINFO" && n.type == 0) {
       out.hints.vmcoreinfo = std::move(n.desc);
       out.hints.vmcoreinfo_origin = absl::StrCat("VMCOREINFO note of ", path);
     } else if (n.name == "CORE" && n.type == NT_PRSTATUS) {
-      // /proc/kcore writes an all-zero PRSTATUS; QEMU and kdump write real registers.
-      // Only real ones are passed on (crash and drgn apply them to tasks).
-      if (n.desc.size() == arch.prstatus_size &&
-          !AllZero(absl::string_view(n.desc).substr(arch.prstatus_reg_offset, arch.prstatus_reg_size))) {
-        out.hints.prstatus.push_back(std::move(n.desc));
-      }
+      TakePrstatus(path, n.desc, (*prstatus_seen)++, out);
     } else if (n.name == "CORE" && n.type == NT_TASKSTRUCT) {
       out.has_taskstruct = true;
     }
@@ -79,10 +85,11 @@ absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_vi
   return absl::OkStatus();
 }
 
-// Sorts one PT_LOAD into RAM, kernel image or virtual-only, clamping it to the file.
-void Classify(const std::string& path, size_t index, const Elf64_Phdr& ph, uint64_t file_size,
-              const std::shared_ptr<const io::ByteSource>& file, const kernel::ArchInfo& arch,
-              Classified& c, ElfCoreContents& out) {
+// Sorts one PT_LOAD into RAM, kernel image or virtual-only by the architecture's address
+// space, clamping it to the file.
+absl::Status Classify(const std::string& path, size_t index, const Elf64_Phdr& ph,
+                      uint64_t file_size, const std::shared_ptr<const io::ByteSource>& file,
+                      Classified& c, ElfCoreContents& out) {
   uint64_t data = ph.p_filesz;
   if (ph.p_offset >= file_size) {
     data = 0;
@@ -96,31 +103,35 @@ void Classify(const std::string& path, size_t index, const Elf64_Phdr& ph, uint6
         " but the file ends at ", Hex(file_size), ": the dump is truncated; serving the ",
         Hex(data), " bytes that exist and leaving the rest out (reads there fail cleanly)"));
   }
-  bool in_image_map = arch.kernel_map_size != 0 && ph.p_vaddr >= arch.kernel_map_start &&
-                      ph.p_vaddr - arch.kernel_map_start < arch.kernel_map_size;
-  bool direct = ph.p_paddr != kNoAddr && !in_image_map && ph.p_vaddr != 0 &&
-                ph.p_vaddr >= arch.direct_map_min_l5 && ph.p_vaddr < arch.kernel_map_start &&
-                ph.p_vaddr >= ph.p_paddr;
+  KCOREFS_ASSIGN_OR_RETURN(kernel::SegmentClass kind,
+                           out.hints.arch->ClassifySegment(ph.p_vaddr, ph.p_paddr));
   // The layout facts in a header hold even when its data is missing.
-  if (direct && !out.hints.direct_map_base.has_value()) {
+  if (kind == kernel::SegmentClass::kDirectMapRam && !out.hints.direct_map_base.has_value()) {
     out.hints.direct_map_base = ph.p_vaddr - ph.p_paddr;
   }
   // Absent data is left out of the segment rather than shown as zeros.
   uint64_t size = data < ph.p_filesz ? data : ph.p_memsz;
-  if (size == 0) return;
+  if (size == 0) return absl::OkStatus();
   mem::Segment seg{0, size, data, file, ph.p_offset};
-  if (ph.p_paddr == kNoAddr) {
-    if (ph.p_vaddr == 0) return;
-    seg.start = ph.p_vaddr;
-    c.virt.push_back(seg);
-  } else if (in_image_map) {
-    seg.start = ph.p_paddr;
-    c.image.push_back(seg);
-    if (!out.hints.image.has_value()) out.hints.image = kernel::ImageRange{ph.p_vaddr, ph.p_paddr, size};
-  } else {
-    seg.start = ph.p_paddr;
-    c.ram.push_back(seg);
+  switch (kind) {
+    case kernel::SegmentClass::kUnaddressable:
+      break;
+    case kernel::SegmentClass::kVirtualOnly:
+      seg.start = ph.p_vaddr;
+      c.virt.push_back(seg);
+      break;
+    case kernel::SegmentClass::kKernelImage:
+      seg.start = ph.p_paddr;
+      c.image.push_back(seg);
+      if (!out.hints.image.has_value()) out.hints.image = kernel::ImageRange{ph.p_vaddr, ph.p_paddr, size};
+      break;
+    case kernel::SegmentClass::kDirectMapRam:
+    case kernel::SegmentClass::kOtherRam:
+      seg.start = ph.p_paddr;
+      c.ram.push_back(seg);
+      break;
   }
+  return absl::OkStatus();
 }
 
 // Kernel-image segments duplicate RAM in kdump and kcore layouts; they join the physical
@@ -169,14 +180,16 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
                                                    "vmlinux or program"));
   }
   ElfCoreContents out;
-  out.hints.arch = kernel::ArchByMachine(eh.e_machine);
-  if (out.hints.arch == nullptr || !out.hints.arch->has_page_table_walker) {
-    // Refused before the segments are sorted by x86_64's address-space rules.
-    return absl::UnimplementedError(absl::StrCat(
-        path, ": ELF machine ", eh.e_machine,
-        out.hints.arch ? absl::StrCat(" (", out.hints.arch->name, ")") : "",
-        " is not supported yet: kcorefs derives the kernel layout of x86_64 cores only"));
+  // Refused before anything is sorted by an address space kcorefs does not know.
+  auto arch = kernel::LookupArch(eh.e_machine);
+  if (!arch.ok()) {
+    // A known row's message names only the architecture; say which machine number it is.
+    const kernel::Arch* known = kernel::ArchByMachine(eh.e_machine);
+    return base::Annotate(arch.status(), known ? absl::StrCat(path, ": ELF machine ", eh.e_machine,
+                                                              " (", known->name, ")")
+                                               : path);
   }
+  out.hints.arch = *arch;
   // The raw count, not elf_getphdrnum(): libelf quietly clamps a count that does not fit
   // in the file, which would turn a corrupt header into a silently shorter one.
   size_t phnum = eh.e_phnum;
@@ -203,6 +216,7 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
     return absl::UnimplementedError(absl::StrCat(path, ": big-endian cores are not supported"));
   }
   Classified c;
+  int prstatus_seen = 0;
   c.ram.reserve(phnum);  // one allocation instead of log2(phnum) growing copies
   // libelf validated the ELF header and counted the program headers (PN_XNUM included);
   // the table itself is read in bounded chunks of native Elf64_Phdr (little-endian on a
@@ -240,7 +254,7 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
       std::string bytes(ph.p_filesz, '\0');
       KCOREFS_RETURN_IF_ERROR(
           file->ReadAt(ph.p_offset, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size())));
-      KCOREFS_RETURN_IF_ERROR(TakeNotes(path, ph.p_offset, bytes, out));
+      KCOREFS_RETURN_IF_ERROR(TakeNotes(path, ph.p_offset, bytes, &prstatus_seen, out));
     } else if (ph.p_type == PT_LOAD) {
       auto end = base::CheckedAdd(ph.p_paddr == kNoAddr ? ph.p_vaddr : ph.p_paddr, ph.p_memsz);
       bool phys_ok = ph.p_paddr == kNoAddr ||
@@ -250,7 +264,7 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
             path, ": PT_LOAD[", i, "] is absurd (paddr ", Hex(ph.p_paddr), ", vaddr ", Hex(ph.p_vaddr),
             ", filesz ", Hex(ph.p_filesz), ", memsz ", Hex(ph.p_memsz), "); the header is corrupt"));
       }
-      Classify(path, i, ph, file_size, file, *out.hints.arch, c, out);
+      KCOREFS_RETURN_IF_ERROR(Classify(path, i, ph, file_size, file, c, out));
     }
   }
   auto map = mem::MemoryMap::Create(MergePhysical(c), std::move(c.virt));

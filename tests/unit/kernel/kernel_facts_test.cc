@@ -1,6 +1,11 @@
 #include "kcorefs/kernel/kernel_facts.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include <gtest/gtest.h>
+
+#include "kcorefs/base/errors.h"
 
 #include "tests/testing/core_builder.h"
 #include "tests/testing/page_tables.h"
@@ -97,6 +102,54 @@ TEST_F(KernelFactsTest, ScannedNoteIsUsedWhenTheSourceHasNone) {
   KCOREFS_ASSERT_OK_AND_ASSIGN(KernelFacts f, DeriveKernelFacts(*m, hints_, {}));
   EXPECT_NE(f.vmcoreinfo_origin.find("0x700000"), std::string::npos);
   EXPECT_EQ(f.osrelease, "6.1.0-test-amd64");
+}
+
+// A source that fails with EIO past `bad`.
+class FailingSource final : public io::ByteSource {
+ public:
+  FailingSource(std::string bytes, uint64_t bad) : bytes_(std::move(bytes)), bad_(bad) {}
+  uint64_t size() const override { return bytes_.size(); }
+  const std::string& name() const override { return name_; }
+
+ protected:
+  absl::Status DoRead(uint64_t offset, absl::Span<uint8_t> out, absl::Time) const override {
+    if (offset + out.size() > bad_) return base::ErrnoError(EIO, "read /dev/flaky");
+    std::memcpy(out.data(), bytes_.data() + offset, out.size());
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string name_ = "/dev/flaky";
+  std::string bytes_;
+  uint64_t bad_;
+};
+
+// An unreadable source is not a kernel without VMCOREINFO: the user must learn that the
+// source fails, and where.
+TEST_F(KernelFactsTest, ScanThatCannotReadTheSourceReportsTheIoError) {
+  std::string note = testing::Note("VMCOREINFO", 0, *hints_.vmcoreinfo);
+  ram_.replace(0x700000, note.size(), note);
+  auto src = std::make_shared<FailingSource>(ram_, 0x400000);
+  auto m = mem::MemoryMap::Create({mem::Segment{0, ram_.size(), ram_.size(), src, 0}}, {});
+  ASSERT_TRUE(m.ok());
+  hints_.vmcoreinfo.reset();
+  auto f = DeriveKernelFacts(*m, hints_, {});
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(base::KindOf(f.status()), base::ErrorKind::kPermanent);
+  EXPECT_EQ(f.status().message().find("none was found"), absl::string_view::npos) << f.status();
+  EXPECT_NE(f.status().message().find("could not read physical 0x400000 from /dev/flaky: read "
+                                      "/dev/flaky: Input/output error"),
+            absl::string_view::npos)
+      << f.status();
+}
+
+TEST_F(KernelFactsTest, CpusPassThroughInOrder) {
+  hints_.cpus = {CpuState{0, 10, std::vector<uint64_t>(27, 1)}, CpuState{2, 12, std::vector<uint64_t>(27, 2)}};
+  KCOREFS_ASSERT_OK_AND_ASSIGN(KernelFacts f, DeriveKernelFacts(map_, hints_, {}));
+  ASSERT_EQ(f.cpus.size(), 2u);
+  EXPECT_EQ(f.cpus[1].cpu, 2);
+  EXPECT_EQ(f.cpus[1].pid, 12);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "kcorefs/kernel/page_table.h"
+#include "kernel/arch/x86_64_page_table.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,7 @@
 #include "kcorefs/kernel/vmcoreinfo.h"
 
+#include "kcorefs/kernel/arch.h"
+
 #include <gtest/gtest.h>
 
 #include "tests/testing/core_builder.h"
@@ -33,7 +35,7 @@ TEST(VmcoreinfoTest, RejectsBinaryAndMalformedLines) {
 
 TEST(VmcoreinfoTest, ReportsMissingRequiredKeys) {
   KCOREFS_ASSERT_OK_AND_ASSIGN(Vmcoreinfo v, Vmcoreinfo::Parse("OSRELEASE=6.1\nPAGESIZE=4096\n"));
-  auto missing = v.Missing(RequiredVmcoreinfoKeys());
+  auto missing = v.Missing(ArchX86_64().required_vmcoreinfo_keys);
   EXPECT_NE(std::find(missing.begin(), missing.end(), "SYMBOL(init_top_pgt)"), missing.end());
   EXPECT_EQ(std::find(missing.begin(), missing.end(), "OSRELEASE"), missing.end());
 }
@@ -65,28 +67,6 @@ TEST(NotesTest, NoteRunningPastTheSegmentIsAnErrorWithItsOffset) {
   auto out = ParseNotes(bytes);
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("offset 0"), absl::string_view::npos);
-}
-
-TEST(ScanTest, FindsThePageAlignedNoteAndSkipsLookalikes) {
-  std::string ram(64 * 1024, '\0');
-  std::string note = testing::Note("VMCOREINFO", 0, "OSRELEASE=6.1.0-scan\nPAGESIZE=4096\n");
-  // An unaligned copy (ignored), then the real one on a page boundary.
-  ram.replace(0x1010, note.size(), note);
-  ram.replace(0x3000, note.size(), note);
-  auto src = std::make_shared<io::BufferByteSource>("ram", ram);
-  auto map = mem::MemoryMap::Create({mem::Segment{0x100000, ram.size(), ram.size(), src, 0}}, {});
-  ASSERT_TRUE(map.ok());
-  uint64_t at = 0;
-  KCOREFS_ASSERT_OK_AND_ASSIGN(std::string text, ScanForVmcoreinfo(*map, 4096, &at));
-  EXPECT_EQ(at, 0x103000u);
-  EXPECT_EQ(text.substr(0, 20), "OSRELEASE=6.1.0-scan");
-}
-
-TEST(ScanTest, NotFoundWhenNoNote) {
-  auto src = std::make_shared<io::BufferByteSource>("ram", std::string(16384, 'x'));
-  auto map = mem::MemoryMap::Create({mem::Segment{0, 16384, 16384, src, 0}}, {});
-  uint64_t at;
-  EXPECT_EQ(ScanForVmcoreinfo(*map, 4096, &at).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -77,7 +77,18 @@ TEST_F(DumpfileTest, Aarch64CoreIsReportedAsNotYetSupported) {
   auto b = Open(c);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), absl::StatusCode::kUnimplemented);
-  ExpectMessageHas(b.status(), "aarch64");
+  ExpectMessageHas(b.status(), "ELF machine 183 (aarch64)");
+  ExpectMessageHas(b.status(), "x86_64 only; aarch64 is not supported yet");
+}
+
+TEST_F(DumpfileTest, UnknownMachineIsReportedAsNotSupported) {
+  CoreBuilder c = TestKernel::Kdump();
+  c.e_machine = EM_S390;
+  auto b = Open(c);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnimplemented);
+  ExpectMessageHas(b.status(), path_);
+  ExpectMessageHas(b.status(), "ELF machine 22");
 }
 
 TEST_F(DumpfileTest, TruncatedDumpServesWhatExistsWithAWarning) {
@@ -172,8 +183,23 @@ TEST_F(DumpfileTest, ZeroRegisterPrstatusIsDroppedRealOneKept) {
             testing::Note("QEMU", 0, std::string(64, 'q')) + c.notes;
   KCOREFS_ASSERT_OK_AND_ASSIGN(auto b, Open(c));
   KCOREFS_ASSERT_OK_AND_ASSIGN(auto snap, b->Current());
-  ASSERT_EQ(snap->facts.prstatus.size(), 1u);
-  EXPECT_EQ(snap->facts.prstatus[0], real);
+  ASSERT_EQ(snap->facts.cpus.size(), 1u);
+  EXPECT_EQ(snap->facts.cpus[0].cpu, 1);  // the second CPU's note
+  ASSERT_EQ(snap->facts.cpus[0].regs.size(), 27u);
+  EXPECT_EQ(snap->facts.cpus[0].regs[1], 1u);
+  EXPECT_TRUE(snap->warnings.empty());
+}
+
+TEST_F(DumpfileTest, PrstatusOfAnotherLayoutIsDroppedWithAWarning) {
+  CoreBuilder c = TestKernel::Kdump();
+  std::string compat(124, '\1');  // a 32-bit task's struct elf_prstatus
+  c.notes = testing::Note("CORE", NT_PRSTATUS, compat) + c.notes;
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto b, Open(c));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto snap, b->Current());
+  EXPECT_TRUE(snap->facts.cpus.empty());
+  ASSERT_EQ(snap->warnings.size(), 1u);
+  ExpectMessageHas(absl::InternalError(snap->warnings[0]), "NT_PRSTATUS note 0 dropped");
+  ExpectMessageHas(absl::InternalError(snap->warnings[0]), "336");
 }
 
 }  // namespace

@@ -1,23 +1,20 @@
 // x86_64 page-table walk over physical memory (4- and 5-level, 2 MiB and 1 GiB pages).
 // Used to find what the kernel does not export: the direct-map base and the extent of
-// the kernel image's mapping.
-#ifndef KCOREFS_KERNEL_PAGE_TABLE_H_
-#define KCOREFS_KERNEL_PAGE_TABLE_H_
+// the kernel image's mapping. Private to kernel/: other layers get a PageTableWalker from
+// the architecture's row.
+#ifndef KCOREFS_KERNEL_ARCH_X86_64_PAGE_TABLE_H_
+#define KCOREFS_KERNEL_ARCH_X86_64_PAGE_TABLE_H_
 
 #include <cstdint>
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "kcorefs/kernel/page_table_walker.h"
 #include "kcorefs/mem/memory_map.h"
 
 namespace kcorefs::kernel {
 
-struct Translation {
-  uint64_t paddr;      // physical address of the translated byte
-  uint64_t page_size;  // size of the page that maps it (4 KiB, 2 MiB or 1 GiB)
-};
-
-class X86PageTable {
+class X86PageTable final : public PageTableWalker {
  public:
   // `top_paddr`: physical address of the top-level table (init_top_pgt);
   // `five_level`: NUMBER(pgtable_l5_enabled); `sme_mask`: NUMBER(sme_mask), cleared from
@@ -27,12 +24,12 @@ class X86PageTable {
 
   // Translates `vaddr`. A non-present entry is NotFound; an unreadable table is the
   // fault from the memory map.
-  absl::StatusOr<Translation> Translate(uint64_t vaddr) const;
+  absl::StatusOr<Translation> Translate(uint64_t vaddr) const override;
 
   // The lowest mapped virtual address in [begin, end), or nullopt. Skips unmapped
   // subtrees whole, so the cost is the number of tables visited, not the range size; past
   // kMaxTablesVisited tables (corrupt or self-referencing tables) it fails.
-  absl::StatusOr<std::optional<uint64_t>> FirstMapped(uint64_t begin, uint64_t end) const;
+  absl::StatusOr<std::optional<uint64_t>> FirstMapped(uint64_t begin, uint64_t end) const override;
   static constexpr int kMaxTablesVisited = 4096;
 
  private:
@@ -48,4 +45,4 @@ class X86PageTable {
 
 }  // namespace kcorefs::kernel
 
-#endif  // KCOREFS_KERNEL_PAGE_TABLE_H_
+#endif  // KCOREFS_KERNEL_ARCH_X86_64_PAGE_TABLE_H_

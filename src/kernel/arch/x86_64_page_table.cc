@@ -1,4 +1,4 @@
-#include "kcorefs/kernel/page_table.h"
+#include "kernel/arch/x86_64_page_table.h"
 
 #include "absl/strings/str_cat.h"
 #include "kcorefs/base/errors.h"
