@@ -6,12 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "fuse/filesystem.h"
@@ -108,6 +111,27 @@ bool IsMountPoint(const std::string& path) {
   return false;
 }
 
+// The largest READ a splicing reply can carry whole. libfuse splices a reply through a
+// pipe it sizes to the reply plus three pages; past /proc/sys/fs/pipe-max-size (1 MiB by
+// default) only CAP_SYS_RESOURCE may grow a pipe, and without it libfuse copies every
+// reply that does not fit. So without that capability requests stay 4 pages under the cap.
+uint32_t SpliceMaxRead() {
+  constexpr uint32_t kWant = 1 << 20;
+  constexpr uint32_t kSlack = 4 * 4096;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return kWant;
+  bool grows = ::fcntl(fds[1], F_SETPIPE_SZ, kWant + kSlack) >= 0;
+  ::close(fds[0]);
+  ::close(fds[1]);
+  if (grows) return kWant;
+  auto text = io::ReadSmallFile("/proc/sys/fs/pipe-max-size", 64);
+  uint32_t cap = 0;
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &cap) || cap < 2 * kSlack) {
+    return kWant;
+  }
+  return std::min(kWant, (cap - kSlack) / 4096 * 4096);
+}
+
 int Serve(fuse_session* se, const MountOptions& options) {
   if (options.single_thread) return fuse_session_loop(se);
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
@@ -174,6 +198,7 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
                       options.mode.value_or(0400)};
   ReadPathOptions read_path;
   read_path.splice = options.splice.value_or(false);
+  if (read_path.splice) read_path.max_read = SpliceMaxRead();
   Filesystem fs(std::move(backend), owner, read_path);
   for (const elf::ViewType* type : elf::ViewTypes()) {
     if (!type->applies(**snap)) continue;
@@ -187,7 +212,8 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
   Args args;
   args.Add("kcorefs");
   if (options.debug) args.Add("-d");
-  std::string opts = absl::StrCat("ro,fsname=kcorefs,subtype=kcorefs,max_read=", 1 << 20);
+  std::string opts =
+      absl::StrCat("ro,fsname=kcorefs,subtype=kcorefs,max_read=", fs.read_path().max_read);
   // Other users may read only what the file modes allow them to.
   if (options.allow_other) absl::StrAppend(&opts, ",allow_other,default_permissions");
   args.Add("-o");
