@@ -200,7 +200,8 @@ void Init(void* userdata, struct fuse_conn_info* conn) {
   auto* fs = static_cast<Filesystem*>(userdata);
   // Reads of up to max_read (1 MiB, less when splicing needs it) per request: here and as a
   // mount option; max_pages is derived by libfuse from max_write (1 MiB by default).
-  conn->max_readahead = 1 << 20;
+  // The kernel keeps the smaller of this and the bdi's read_ahead_kb (mount.cc raises it).
+  conn->max_readahead = fs->read_path().readahead;
   conn->max_read = fs->read_path().max_read;  // must match the mount option (libfuse checks)
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   if (!fs->read_path().splice) return;

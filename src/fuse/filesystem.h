@@ -32,6 +32,7 @@ struct FileOwnership {
 // How the read path replies (docs/performance.md has the figures behind the default).
 struct ReadPathOptions {
   uint32_t max_read = 1 << 20;  // bytes per READ request (the max_read mount option too)
+  uint32_t readahead = 4 << 20;  // max_readahead offered at INIT (mount.cc sets the bdi's)
   bool splice = false;        // splice fd-backed data into replies (src/fuse/read_path.h)
   bool splice_move = false;   // ask the kernel to move spliced pages rather than copy them
   uint64_t splice_min = 8192;  // shorter replies are copied (libfuse splices from 2 pages)

@@ -28,6 +28,7 @@ struct MountOptions {
   std::optional<gid_t> gid;
   std::optional<mode_t> mode;
   std::optional<bool> splice;    // unset: the measured default (docs/performance.md)
+  std::optional<uint32_t> readahead_kib;  // unset: 4 requests' worth (docs/performance.md)
   unsigned max_threads = 16;
   bool clone_fd = false;
 };
