@@ -37,9 +37,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -70,6 +72,13 @@ double Pct(std::vector<double> v, double p) {
 }
 
 double Median(std::vector<double> v) { return Pct(std::move(v), 50); }
+
+// The 1 MiB buffer of the sequential readers, page-aligned: an unaligned one spans 257
+// pages, and a direct_io file then splits every 1 MiB read() into two FUSE requests.
+char* ReadBuffer() {
+  static char* buf = static_cast<char*>(std::aligned_alloc(4096, 1 << 20));
+  return buf;
+}
 
 struct Options {
   std::string kcorefs = "build-c/src/cli/kcorefs";
@@ -108,11 +117,11 @@ void DropCaches() {
 double ReadSequential(const std::string& path, uint64_t* bytes_out = nullptr) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) Die(path + ": " + std::strerror(errno));
-  static std::vector<char> buf(1 << 20);
+  char* buf = ReadBuffer();
   uint64_t total = 0;
   auto t0 = Clock::now();
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf, 1 << 20);
     if (n < 0) Die(path + ": read: " + std::strerror(errno));
     if (n == 0) break;
     total += static_cast<uint64_t>(n);
@@ -123,19 +132,48 @@ double ReadSequential(const std::string& path, uint64_t* bytes_out = nullptr) {
   return static_cast<double>(total) / s / 1e6;
 }
 
+// CPU seconds (user + system) process `pid` has used, its exited threads included.
+double ProcessCpu(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t at = text.rfind(')');  // the command name may hold spaces
+  std::istringstream rest(at == std::string::npos ? "" : text.substr(at + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double ThreadCpuSeconds() {
+  rusage ru;
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+// Per file of a rotating pass: MB/s, and CPU seconds per GB read of its daemon and of
+// the reading thread (load elsewhere slows the wall clock far more than it adds CPU).
+struct SeqPass {
+  std::vector<double> mbs, daemon_cpu, reader_cpu;
+};
+
 // Reads the files sequentially with 1 MiB read()s, rotating between them every `chunk`
 // bytes (and which one goes first), so that load from elsewhere on the machine hits all
-// alike. Returns the MB/s of each.
-std::vector<double> ReadSequentialRotating(const std::vector<std::string>& paths,
-                                           uint64_t chunk = 32 << 20) {
+// alike.
+SeqPass ReadSequentialRotating(const std::vector<std::string>& paths,
+                               const std::vector<pid_t>& daemons, uint64_t chunk = 32 << 20) {
   const size_t k = paths.size();
   std::vector<int> fd(k);
+  std::vector<double> daemon0(k);
   for (size_t f = 0; f < k; ++f) {
     fd[f] = ::open(paths[f].c_str(), O_RDONLY | O_CLOEXEC);
     if (fd[f] < 0) Die("cannot open " + paths[f]);
+    daemon0[f] = ProcessCpu(daemons[f]);
   }
-  static std::vector<char> buf(1 << 20);
-  std::vector<double> secs(k, 0);
+  char* buf = ReadBuffer();
+  std::vector<double> secs(k, 0), cpu(k, 0);
   std::vector<uint64_t> total(k, 0);
   std::vector<bool> eof(k, false);
   for (uint64_t i = 0; std::find(eof.begin(), eof.end(), false) != eof.end(); ++i) {
@@ -143,9 +181,10 @@ std::vector<double> ReadSequentialRotating(const std::vector<std::string>& paths
       size_t f = (i + j) % k;
       if (eof[f]) continue;
       uint64_t got = 0;
+      double c0 = ThreadCpuSeconds();
       auto t0 = Clock::now();
       while (got < chunk) {
-        ssize_t n = ::read(fd[f], buf.data(), buf.size());
+        ssize_t n = ::read(fd[f], buf, 1 << 20);
         if (n < 0) Die(paths[f] + ": read: " + std::strerror(errno));
         if (n == 0) {
           eof[f] = true;
@@ -154,15 +193,19 @@ std::vector<double> ReadSequentialRotating(const std::vector<std::string>& paths
         got += static_cast<uint64_t>(n);
       }
       secs[f] += Since(t0);
+      cpu[f] += ThreadCpuSeconds() - c0;
       total[f] += got;
     }
   }
-  std::vector<double> mbs(k);
+  SeqPass out;
   for (size_t f = 0; f < k; ++f) {
     ::close(fd[f]);
-    mbs[f] = static_cast<double>(total[f]) / secs[f] / 1e6;
+    double gb = static_cast<double>(total[f]) / 1e9;
+    out.mbs.push_back(static_cast<double>(total[f]) / secs[f] / 1e6);
+    out.daemon_cpu.push_back((ProcessCpu(daemons[f]) - daemon0[f]) / gb);
+    out.reader_cpu.push_back(cpu[f] / gb);
   }
-  return mbs;
+  return out;
 }
 
 // 4 KiB preads at `offsets` on every file, rotating read by read (and which one goes
@@ -510,6 +553,7 @@ struct Reader {
 // Labels of the built-in contenders, used for the ratios.
 constexpr char kKSplice[] = "kcorefs splice";
 constexpr char kKCopy[] = "kcorefs copy";
+constexpr char kKDioSplice[] = "kcorefs direct_io+splice";
 constexpr char kPCopy[] = "passthrough copy";
 constexpr char kPSplice[] = "passthrough splice";
 constexpr char kPDio[] = "passthrough direct_io";
@@ -546,6 +590,7 @@ std::vector<Reader> MountReaders(const Options& o, const std::string& kdump,
   std::vector<std::pair<std::string, std::string>> specs = {
       {kKSplice, "kcorefs:splice"},
       {kKCopy, "kcorefs:nosplice"},
+      {kKDioSplice, "kcorefs:splice,direct_io"},
       {kPCopy, "passthrough:--readahead-kb," + ra_copy},
       {kPSplice, "passthrough:--splice,--max-read," + cap_s + ",--readahead-kb," + ra_splice},
       {kPDio, "passthrough:--direct-io"},
@@ -597,11 +642,14 @@ class Figures {
   const std::vector<double>& operator[](const std::string& label) { return values_[label]; }
   bool Has(const std::string& label) const { return values_.count(label) > 0; }
   void Print(const char* unit) const {
+    const bool small = std::string(unit) == "s/GB";
     for (const std::string& k : order_) {
       const std::vector<double>& v = values_.at(k);
-      std::printf("  %-40s median %8.1f  min %8.1f  max %8.1f %s (passes:", k.c_str(), Median(v),
-                  *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()), unit);
-      for (double x : v) std::printf(" %.1f", x);
+      std::printf(small ? "  %-40s median %8.3f  min %8.3f  max %8.3f %s (passes:"
+                        : "  %-40s median %8.1f  min %8.1f  max %8.1f %s (passes:",
+                  k.c_str(), Median(v), *std::min_element(v.begin(), v.end()),
+                  *std::max_element(v.begin(), v.end()), unit);
+      for (double x : v) std::printf(small ? " %.3f" : " %.1f", x);
       std::printf(")\n");
     }
   }
@@ -632,6 +680,7 @@ void PrintSequentialRatios(Figures& f, const std::string& what) {
   PrintRatio(f, what, kKSplice, kPDio, " (target >= 0.90)");
   PrintRatio(f, what, kKSplice, kPDioSplice, "");
   PrintRatio(f, what, kKSplice, kKCopy, "");
+  PrintRatio(f, what, kKDioSplice, kPDioSplice, "");
 }
 
 // 3. Sequential 1 MiB reads. First read: page cache dropped, the backing file read once
@@ -640,17 +689,23 @@ void PrintSequentialRatios(Figures& f, const std::string& what) {
 void SequentialSection(const Options& o, const std::string& kdump, const std::vector<Reader>& rs) {
   std::printf("seq_read: %s\n", LoadAvg().c_str());
   std::vector<std::string> paths;
-  for (const Reader& r : rs) paths.push_back(r.mount->path());
-  Figures first, again, cold, backing;
+  std::vector<pid_t> pids;
+  for (const Reader& r : rs) {
+    paths.push_back(r.mount->path());
+    pids.push_back(r.mount->pid());
+  }
+  Figures first, again, cold, backing, first_daemon_cpu, first_reader_cpu;
   for (int rep = 0; rep < o.reps; ++rep) {
     DropCaches();
     backing.Add("backing file, cold, read()", ReadSequential(kdump));
     backing.Add("backing file, warm, read()", ReadSequential(kdump));
-    std::vector<double> a = ReadSequentialRotating(paths);
-    std::vector<double> b = ReadSequentialRotating(paths);
+    SeqPass a = ReadSequentialRotating(paths, pids);
+    SeqPass b = ReadSequentialRotating(paths, pids);
     for (size_t i = 0; i < rs.size(); ++i) {
-      first.Add(rs[i].label, a[i]);
-      again.Add(rs[i].label, b[i]);
+      first.Add(rs[i].label, a.mbs[i]);
+      first_daemon_cpu.Add(rs[i].label, a.daemon_cpu[i]);
+      first_reader_cpu.Add(rs[i].label, a.reader_cpu[i]);
+      again.Add(rs[i].label, b.mbs[i]);
     }
   }
   for (int rep = 0; o.cold && rep < o.reps; ++rep) {
@@ -666,6 +721,10 @@ void SequentialSection(const Options& o, const std::string& kdump, const std::ve
   std::printf(" first read (FUSE page cache cold, backing file warm):\n");
   first.Print("MB/s");
   PrintSequentialRatios(first, "first read");
+  std::printf(" first read, daemon CPU seconds per GB:\n");
+  first_daemon_cpu.Print("s/GB");
+  std::printf(" first read, reader CPU seconds per GB (its read() calls, in the kernel):\n");
+  first_reader_cpu.Print("s/GB");
   std::printf(" re-read (every cache warm):\n");
   again.Print("MB/s");
   if (o.cold) {

@@ -26,7 +26,7 @@ constexpr char kMountUsage[] =
     "  -d, --debug             print every FUSE request (implies -f)\n"
     "  -s, --single-thread     serve one request at a time\n"
     "  -o OPT[,OPT...]         allow_other, uid=N, gid=N, mode=OCTAL (default 0400),\n"
-    "                          nonempty, splice, nosplice, readahead=KIB,\n"
+    "                          nonempty, splice, nosplice, readahead=KIB, direct_io,\n"
     "                          threads=N (default 16), clone_fd; any other\n"
     "                          KEY[=VALUE] is the backend's (`kcorefs backends`)\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
@@ -52,6 +52,8 @@ bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts,
         return false;
       }
       opts.readahead_kib = n;
+    } else if (o == "direct_io") {
+      opts.direct_io = true;
     } else if (o == "clone_fd") {
       opts.clone_fd = true;
     } else if (absl::StartsWith(o, "threads=")) {

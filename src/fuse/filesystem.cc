@@ -169,8 +169,9 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     handle->view = std::move(*view);
     // Volatile bytes: no page cache, as /proc/kcore. Immutable bytes keep their pages
     // across opens; a map change invalidates them (Filesystem::EpochChanged).
-    fi->direct_io = fs->caps().bytes_volatile ? 1 : 0;
-    fi->keep_cache = fs->caps().bytes_volatile ? 0 : 1;
+    const bool uncached = fs->caps().bytes_volatile || fs->read_path().direct_io;
+    fi->direct_io = uncached ? 1 : 0;
+    fi->keep_cache = uncached ? 0 : 1;
   }
   fi->fh = reinterpret_cast<uint64_t>(handle.release());
   fuse_reply_open(req, fi);
@@ -212,9 +213,6 @@ void Init(void* userdata, struct fuse_conn_info* conn) {
     return;
   }
   conn->want |= FUSE_CAP_SPLICE_WRITE;
-  if (fs->read_path().splice_move && (conn->capable & FUSE_CAP_SPLICE_MOVE)) {
-    conn->want |= FUSE_CAP_SPLICE_MOVE;
-  }
 }
 
 }  // namespace

@@ -34,8 +34,10 @@ struct ReadPathOptions {
   uint32_t max_read = 1 << 20;  // bytes per READ request (the max_read mount option too)
   uint32_t readahead = 4 << 20;  // max_readahead offered at INIT (mount.cc sets the bdi's)
   bool splice = false;        // splice fd-backed data into replies (src/fuse/read_path.h)
-  bool splice_move = false;   // ask the kernel to move spliced pages rather than copy them
-  uint64_t splice_min = 8192;  // shorter replies are copied (libfuse splices from 2 pages)
+  bool direct_io = false;     // no page cache even for immutable bytes (one-pass readers)
+  // Shorter replies are copied: below 64 KiB a pread and a writev cost as much as a
+  // splice, a vmsplice and three pipe moves (docs/performance.md, "Splice").
+  uint64_t splice_min = 64 << 10;
 };
 
 class Filesystem {

@@ -220,6 +220,7 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
   ReadPathOptions read_path;
   read_path.splice = options.splice.value_or(false);
   if (read_path.splice) read_path.max_read = SpliceMaxRead();
+  read_path.direct_io = options.direct_io;
   const uint32_t readahead_kib = options.readahead_kib.value_or(4 * read_path.max_read / 1024);
   read_path.readahead = std::max(readahead_kib << 10, read_path.max_read);
   Filesystem fs(std::move(backend), owner, read_path);
@@ -257,7 +258,7 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
     return fail(absl::StrCat("cannot mount at ", options.mountpoint, ": is /dev/fuse usable?"));
   }
   // Before the loop answers INIT, which keeps the smaller of the two windows.
-  if (!fs.caps().bytes_volatile) SetReadahead(options.mountpoint, readahead_kib);
+  if (!fs.caps().bytes_volatile && !options.direct_io) SetReadahead(options.mountpoint, readahead_kib);
   if (absl::Status s = fs.backend().Start(); !s.ok()) {
     fuse_session_unmount(se.get());
     fuse_remove_signal_handlers(se.get());

@@ -5,6 +5,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
+#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -244,27 +247,55 @@ absl::Status PlanAndRead(const elf::CoreView& view, uint64_t offset, uint64_t n,
   return ReadParts(view, st.parts, st.buf);
 }
 
-// Gets the reply's bytes (under the serialized backend's lock); true when they are in the
-// pipe, false when they are in memory (st.parts).
-absl::StatusOr<bool> Prepare(const elf::CoreView& view, uint64_t offset, uint64_t n,
-                             bool splice, ThreadState& st) {
+// Whether every page of the part's range is in the page cache (cachestat(2), Linux 6.5):
+// splicing it then starts no I/O, so it cannot fail half-way through a reply.
+bool Resident(const Part& p) {
+  struct Range {
+    uint64_t off, len;
+  } range{p.source_offset, p.length};
+  struct Stat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+  } st{};
+  constexpr long kCachestat = 451;  // x86_64 and the generic table alike
+  static std::atomic<bool> missing{false};
+  if (missing.load(std::memory_order_relaxed)) return false;
+  if (::syscall(kCachestat, *p.source->fd(), &range, &st, 0) != 0) {
+    if (errno == ENOSYS) missing.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  return st.nr_cache == PagesTouched(p.source_offset, p.length);
+}
+
+// Where the reply's bytes are.
+enum class Reply {
+  kMemory,    // st.parts point at them
+  kPipe,      // in the thread's pipe
+  kSourceFd,  // one resident range of a source's fd, which libfuse splices itself
+};
+
+// Gets the reply's bytes. Every source read is done here, before the reply starts, except
+// one resident fd range, which cannot fail (above) and saves the pipe-to-pipe move;
+// `fd_ok` is false under a serialized backend's lock, which the reply would not hold.
+absl::StatusOr<Reply> Prepare(const elf::CoreView& view, uint64_t offset, uint64_t n,
+                              bool splice, bool fd_ok, ThreadState& st) {
   splice = splice && st.pipe.Ready();
   KCOREFS_RETURN_IF_ERROR(PlanAndRead(view, offset, n, splice, st));
-  if (!HasSplice(st.parts)) return false;
-  if (FillPipe(st)) return true;
+  if (!HasSplice(st.parts)) return Reply::kMemory;
+  if (fd_ok && st.parts.size() == 1 && Resident(st.parts[0])) return Reply::kSourceFd;
+  if (FillPipe(st)) return Reply::kPipe;
   // What went in is dropped, and the copy path reads again: a failing source is then
   // reported by ReadAt as on any other read.
   st.pipe.Reset();
   KCOREFS_RETURN_IF_ERROR(PlanAndRead(view, offset, n, false, st));
-  return false;
+  return Reply::kMemory;
 }
 
-absl::StatusOr<bool> PrepareLocked(Filesystem& fs, const elf::CoreView& view, uint64_t offset,
-                                   uint64_t n, bool splice, ThreadState& st) {
+absl::StatusOr<Reply> PrepareLocked(Filesystem& fs, const elf::CoreView& view, uint64_t offset,
+                                    uint64_t n, bool splice, ThreadState& st) {
   absl::Mutex* mu = fs.serial_mu();
-  if (mu == nullptr) return Prepare(view, offset, n, splice, st);
+  if (mu == nullptr) return Prepare(view, offset, n, splice, true, st);
   absl::MutexLock lock(mu);
-  return Prepare(view, offset, n, splice, st);
+  return Prepare(view, offset, n, splice, false, st);
 }
 
 void ReplyFromMemory(fuse_req_t req, ThreadState& st) {
@@ -278,13 +309,22 @@ void ReplyFromMemory(fuse_req_t req, ThreadState& st) {
   fuse_reply_iov(req, st.iov.data(), static_cast<int>(st.iov.size()));
 }
 
-void ReplyFromPipe(fuse_req_t req, ThreadState& st, uint64_t n, bool move) {
+// Without FUSE_BUF_SPLICE_MOVE: asking the kernel to steal the pages measured slower.
+void ReplyFromPipe(fuse_req_t req, ThreadState& st, uint64_t n) {
   fuse_bufvec bv = FUSE_BUFVEC_INIT(n);
   bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_RETRY);
   bv.buf[0].fd = st.pipe.read_fd();
-  fuse_reply_data(req, &bv, move ? FUSE_BUF_SPLICE_MOVE : static_cast<fuse_buf_copy_flags>(0));
+  fuse_reply_data(req, &bv, static_cast<fuse_buf_copy_flags>(0));
   // A send that failed (an interrupted request) may leave bytes behind.
   if (!st.pipe.Empty()) st.pipe.Reset();
+}
+
+void ReplyFromSourceFd(fuse_req_t req, const Part& p) {
+  fuse_bufvec bv = FUSE_BUFVEC_INIT(p.length);
+  bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY);
+  bv.buf[0].fd = *p.source->fd();
+  bv.buf[0].pos = static_cast<off_t>(p.source_offset);
+  fuse_reply_data(req, &bv, static_cast<fuse_buf_copy_flags>(0));
 }
 
 void CountSourceReads(const std::vector<Part>& parts) {
@@ -303,19 +343,19 @@ void ReplyRead(fuse_req_t req, Filesystem& fs, const elf::CoreView& view, uint64
   ThreadState& st = State();
   const uint64_t n = view.Clip(offset, size);
   const bool splice = fs.read_path().splice && n >= fs.read_path().splice_min;
-  absl::StatusOr<bool> spliced = PrepareLocked(fs, view, offset, n, splice, st);
-  if (!spliced.ok()) {
-    fs.ReadFailed(spliced.status());
-    fuse_reply_err(req, SourceErrno(spliced.status()));
+  absl::StatusOr<Reply> reply = PrepareLocked(fs, view, offset, n, splice, st);
+  if (!reply.ok()) {
+    fs.ReadFailed(reply.status());
+    fuse_reply_err(req, SourceErrno(reply.status()));
     return;
   }
   fs.CountRead(n);
   CountSourceReads(st.parts);
-  if (*spliced) {
-    fs.CountSpliced(n);
-    ReplyFromPipe(req, st, n, fs.read_path().splice_move);
-  } else {
-    ReplyFromMemory(req, st);
+  if (*reply != Reply::kMemory) fs.CountSpliced(n);
+  switch (*reply) {
+    case Reply::kMemory: return ReplyFromMemory(req, st);
+    case Reply::kPipe: return ReplyFromPipe(req, st, n);
+    case Reply::kSourceFd: return ReplyFromSourceFd(req, st.parts[0]);
   }
 }
 
