@@ -218,7 +218,10 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
   FileOwnership owner{options.uid.value_or(getuid()), options.gid.value_or(getgid()),
                       options.mode.value_or(0400)};
   ReadPathOptions read_path;
-  read_path.splice = options.splice.value_or(false);
+  // Splicing by default: 1.2-1.4x the sequential throughput of copying at two thirds of
+  // the daemon's CPU, and the same latency for small reads, which are copied anyway
+  // (docs/performance.md, "Splice").
+  read_path.splice = options.splice.value_or(true);
   if (read_path.splice) read_path.max_read = SpliceMaxRead();
   read_path.direct_io = options.direct_io;
   const uint32_t readahead_kib = options.readahead_kib.value_or(4 * read_path.max_read / 1024);

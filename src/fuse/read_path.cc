@@ -97,6 +97,10 @@ struct ThreadState {
   ReplyPipe pipe;
 };
 
+// A source this thread found it cannot splice from (its file type has no splice_read):
+// its data is read instead, without trying again on every reply.
+thread_local const io::ByteSource* t_unspliceable = nullptr;
+
 ThreadState& State() {
   thread_local ThreadState state;
   return state;
@@ -123,7 +127,8 @@ void AddPart(const elf::Piece& p, uint64_t pos, bool splice, std::vector<Part>& 
                      p.source_offset, pos});
     return;
   }
-  How how = splice && p.source->fd().has_value() ? How::kSplice : How::kRead;
+  How how = splice && p.source != t_unspliceable && p.source->fd().has_value() ? How::kSplice
+                                                                              : How::kRead;
   parts.push_back({how, nullptr, p.length, p.source, p.source_offset, pos});
 }
 
@@ -188,6 +193,7 @@ bool SplicePart(const Part& p, int pipe_fd) {
   while (left > 0) {
     ssize_t r = ::splice(fd, &off, pipe_fd, nullptr, left, SPLICE_F_NONBLOCK);
     if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == EINVAL) t_unspliceable = p.source;
     if (r <= 0) return false;  // EOF, a read error, a full pipe: the copy path reports it
     left -= static_cast<uint64_t>(r);
   }
