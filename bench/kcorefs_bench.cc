@@ -597,7 +597,8 @@ std::vector<Reader> MountReaders(const Options& o, const std::string& kdump,
       {kPDioSplice, "passthrough:--direct-io,--splice,--max-read," + cap_s},
   };
   for (const std::string& v : o.variants) {
-    size_t eq = v.find('=');
+    // The label may hold '=' (readahead=128): the spec starts at "=kcorefs:" or "=passthrough:".
+    size_t eq = std::min(v.find("=kcorefs:"), v.find("=passthrough:"));
     if (eq == std::string::npos) Die("--variant wants LABEL=kcorefs:OPTS or LABEL=passthrough:ARGS");
     specs.emplace_back(v.substr(0, eq), v.substr(eq + 1));
   }
