@@ -14,6 +14,7 @@
 //     them every 32 MiB: page cache dropped before each pass and the backing file then read
 //     once, so all serve from a warm backing cache while their own FUSE page cache is cold
 //     (the "first read"); then the same files again (the re-read); plus fully cold passes;
+//  3b. O_DIRECT reads of 8 KiB to 1008 KiB, one FUSE request each: where splicing pays;
 //  4. random 4 KiB reads (POSIX_FADV_RANDOM, so every read is one FUSE request) p50/p99,
 //     rotating between the same mounts read by read;
 //  5. open+close and forced getattr (statx AT_STATX_FORCE_SYNC) on a small, a 100k-segment
@@ -736,6 +737,44 @@ void SequentialSection(const Options& o, const std::string& kdump, const std::ve
   std::fflush(stdout);
 }
 
+// 3b. One request per read: O_DIRECT preads (a FUSE file opened O_DIRECT sends each read
+// to the daemon at its own offset and size) of growing sizes over a warm backing file,
+// rotating between the mounts read by read; median latency per size. Where splicing
+// starts to pay (ReadPathOptions::splice_min) comes from here.
+void RequestSizeSection(const Options& o, const std::string& kdump, const std::vector<Reader>& rs) {
+  std::vector<int> fds;
+  for (const Reader& r : rs) {
+    fds.push_back(::open(r.mount->path().c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
+    if (fds.back() < 0) Die(r.mount->path() + ": O_DIRECT open: " + std::strerror(errno));
+  }
+  DropCaches();
+  ReadSequential(kdump);  // warm backing
+  std::printf("request_size: O_DIRECT preads, one FUSE request each, warm backing, rotating, "
+              "median us (MB/s); %s\n", LoadAvg().c_str());
+  for (size_t size : {8192u, 16384u, 32768u, 65536u, 131072u, 262144u, 1032192u}) {
+    std::vector<std::vector<double>> lat(rs.size());
+    const size_t n = std::max<size_t>(64, (256u << 20) / size);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < rs.size(); ++j) {
+        size_t f = (i + j) % rs.size();
+        auto t0 = Clock::now();
+        ssize_t got = ::pread(fds[f], ReadBuffer(), size, static_cast<off_t>(16384 + i * size));
+        lat[f].push_back(Since(t0) * 1e6);
+        if (got != static_cast<ssize_t>(size)) Die("short O_DIRECT read of " + rs[f].label);
+      }
+    }
+    std::printf("  %8zu bytes:", size);
+    for (size_t f = 0; f < rs.size(); ++f) {
+      double us = Median(lat[f]);
+      std::printf("  %s %.1f (%.0f)", rs[f].label.c_str(), us, static_cast<double>(size) / us);
+    }
+    std::printf("\n");
+  }
+  for (int fd : fds) ::close(fd);
+  (void)o;
+  std::fflush(stdout);
+}
+
 // 4. Random 4 KiB reads at distinct page offsets, the same ones for every mount, rotating.
 void RandomSection(const Options& o, const std::string& kdump, const std::vector<Reader>& rs) {
   std::vector<std::string> paths;
@@ -814,6 +853,14 @@ int main(int argc, char** argv) {
   // 3 and 4. Reads.
   std::vector<Reader> readers = MountReaders(o, kdump, log, mounts);
   SequentialSection(o, kdump, readers);
+  // Page-cache mounts only: a direct_io one gives the same figures as its twin.
+  std::vector<Reader> cached;
+  for (const Reader& r : readers) {
+    if (r.label == kKSplice || r.label == kKCopy || r.label == kPSplice || r.label == kPCopy) {
+      cached.push_back(r);
+    }
+  }
+  RequestSizeSection(o, kdump, cached);
   RandomSection(o, kdump, readers);
   if (o.reads_only) return 0;
 
