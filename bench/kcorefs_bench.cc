@@ -8,11 +8,15 @@
 //  1. header build of a 100,000-segment source through the library (backends::OpenBackend,
 //     elf::CoreView::Build), its time and the memory it keeps and peaks at;
 //  2. time from starting `kcorefs mount -f` to the first successful stat of MP/vmcore;
-//  3. sequential 1 MiB reads of MP/vmcore (kcorefs over a kdump file) against
-//     MP/data of bench/passthrough_ll over the same file, page cache dropped before each
-//     pass and the backing file then read once so both serve from a warm backing cache
-//     while their own FUSE page cache is cold; plus fully cold passes;
-//  4. random 4 KiB reads (POSIX_FADV_RANDOM, so every read is one FUSE request) p50/p99;
+//  3. sequential 1 MiB reads of MP/vmcore (kcorefs over a kdump file, -o splice and
+//     -o nosplice) against MP/data of bench/passthrough_ll over the same file in its copy,
+//     splice, direct_io and direct_io+splice modes, all in one pass that rotates between
+//     them every 32 MiB: page cache dropped before each pass and the backing file then read
+//     once, so all serve from a warm backing cache while their own FUSE page cache is cold
+//     (the "first read"); then the same files again (the re-read); plus fully cold passes;
+//  3b. O_DIRECT reads of 8 KiB to 1008 KiB, one FUSE request each: where splicing pays;
+//  4. random 4 KiB reads (POSIX_FADV_RANDOM, so every read is one FUSE request) p50/p99,
+//     rotating between the same mounts read by read;
 //  5. open+close and forced getattr (statx AT_STATX_FORCE_SYNC) on a small, a 100k-segment
 //     and a 1 TiB source;
 //  6. daemon VmHWM while serving a 1 TiB sparse source under a random + sequential load.
@@ -34,9 +38,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -68,6 +74,13 @@ double Pct(std::vector<double> v, double p) {
 
 double Median(std::vector<double> v) { return Pct(std::move(v), 50); }
 
+// The 1 MiB buffer of the sequential readers, page-aligned: an unaligned one spans 257
+// pages, and a direct_io file then splits every 1 MiB read() into two FUSE requests.
+char* ReadBuffer() {
+  static char* buf = static_cast<char*>(std::aligned_alloc(4096, 1 << 20));
+  return buf;
+}
+
 struct Options {
   std::string kcorefs = "build-c/src/cli/kcorefs";
   std::string passthrough = "build-c/bench/passthrough_ll";
@@ -83,6 +96,9 @@ struct Options {
   int rss_seconds = 10;
   bool cold = true;  // also run fully cold sequential passes
   bool header_only = false;
+  bool reads_only = false;  // only the sequential and random read sections
+  // Extra read contenders, LABEL=kcorefs:OPTS or LABEL=passthrough:ARG,ARG...
+  std::vector<std::string> variants;
 };
 
 uint64_t FileSize(const std::string& path) {
@@ -102,11 +118,11 @@ void DropCaches() {
 double ReadSequential(const std::string& path, uint64_t* bytes_out = nullptr) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) Die(path + ": " + std::strerror(errno));
-  static std::vector<char> buf(1 << 20);
+  char* buf = ReadBuffer();
   uint64_t total = 0;
   auto t0 = Clock::now();
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf, 1 << 20);
     if (n < 0) Die(path + ": read: " + std::strerror(errno));
     if (n == 0) break;
     total += static_cast<uint64_t>(n);
@@ -117,26 +133,60 @@ double ReadSequential(const std::string& path, uint64_t* bytes_out = nullptr) {
   return static_cast<double>(total) / s / 1e6;
 }
 
-// Reads two files sequentially with 1 MiB read()s, alternating between them every `chunk`
-// bytes (and which one goes first), so that load from elsewhere on the machine hits both
-// alike. Returns the MB/s of each.
-std::pair<double, double> ReadSequentialPaired(const std::string& a, const std::string& b,
-                                               uint64_t chunk = 32 << 20) {
-  int fd[2] = {::open(a.c_str(), O_RDONLY | O_CLOEXEC), ::open(b.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (fd[0] < 0 || fd[1] < 0) Die("cannot open " + a + " or " + b);
-  static std::vector<char> buf(1 << 20);
-  double secs[2] = {0, 0};
-  uint64_t total[2] = {0, 0};
-  bool eof[2] = {false, false};
-  for (uint64_t i = 0; !eof[0] || !eof[1]; ++i) {
-    for (int k = 0; k < 2; ++k) {
-      int f = static_cast<int>((i + k) % 2);
+// CPU seconds (user + system) process `pid` has used, its exited threads included.
+double ProcessCpu(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t at = text.rfind(')');  // the command name may hold spaces
+  std::istringstream rest(at == std::string::npos ? "" : text.substr(at + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double ThreadCpuSeconds() {
+  rusage ru;
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+// Per file of a rotating pass: MB/s, and CPU seconds per GB read of its daemon and of
+// the reading thread (load elsewhere slows the wall clock far more than it adds CPU).
+struct SeqPass {
+  std::vector<double> mbs, daemon_cpu, reader_cpu;
+};
+
+// Reads the files sequentially with 1 MiB read()s, rotating between them every `chunk`
+// bytes (and which one goes first), so that load from elsewhere on the machine hits all
+// alike.
+SeqPass ReadSequentialRotating(const std::vector<std::string>& paths,
+                               const std::vector<pid_t>& daemons, uint64_t chunk = 32 << 20) {
+  const size_t k = paths.size();
+  std::vector<int> fd(k);
+  std::vector<double> daemon0(k);
+  for (size_t f = 0; f < k; ++f) {
+    fd[f] = ::open(paths[f].c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd[f] < 0) Die("cannot open " + paths[f]);
+    daemon0[f] = ProcessCpu(daemons[f]);
+  }
+  char* buf = ReadBuffer();
+  std::vector<double> secs(k, 0), cpu(k, 0);
+  std::vector<uint64_t> total(k, 0);
+  std::vector<bool> eof(k, false);
+  for (uint64_t i = 0; std::find(eof.begin(), eof.end(), false) != eof.end(); ++i) {
+    for (size_t j = 0; j < k; ++j) {
+      size_t f = (i + j) % k;
       if (eof[f]) continue;
       uint64_t got = 0;
+      double c0 = ThreadCpuSeconds();
       auto t0 = Clock::now();
       while (got < chunk) {
-        ssize_t n = ::read(fd[f], buf.data(), buf.size());
-        if (n < 0) Die("read: " + std::string(std::strerror(errno)));
+        ssize_t n = ::read(fd[f], buf, 1 << 20);
+        if (n < 0) Die(paths[f] + ": read: " + std::strerror(errno));
         if (n == 0) {
           eof[f] = true;
           break;
@@ -144,36 +194,70 @@ std::pair<double, double> ReadSequentialPaired(const std::string& a, const std::
         got += static_cast<uint64_t>(n);
       }
       secs[f] += Since(t0);
+      cpu[f] += ThreadCpuSeconds() - c0;
       total[f] += got;
     }
   }
-  ::close(fd[0]);
-  ::close(fd[1]);
-  return {static_cast<double>(total[0]) / secs[0] / 1e6, static_cast<double>(total[1]) / secs[1] / 1e6};
+  SeqPass out;
+  for (size_t f = 0; f < k; ++f) {
+    ::close(fd[f]);
+    double gb = static_cast<double>(total[f]) / 1e9;
+    out.mbs.push_back(static_cast<double>(total[f]) / secs[f] / 1e6);
+    out.daemon_cpu.push_back((ProcessCpu(daemons[f]) - daemon0[f]) / gb);
+    out.reader_cpu.push_back(cpu[f] / gb);
+  }
+  return out;
 }
 
-// 4 KiB preads at `offsets` on both files, alternating (and which one goes first); each is
-// a page-cache miss (POSIX_FADV_RANDOM: no readahead). Latencies in microseconds.
-std::pair<std::vector<double>, std::vector<double>> ReadRandomPaired(
-    const std::string& a, const std::string& b, const std::vector<uint64_t>& offsets) {
-  int fd[2] = {::open(a.c_str(), O_RDONLY | O_CLOEXEC), ::open(b.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (fd[0] < 0 || fd[1] < 0) Die("cannot open " + a + " or " + b);
-  for (int f : fd) ::posix_fadvise(f, 0, 0, POSIX_FADV_RANDOM);
+// 4 KiB preads at `offsets` on every file, rotating read by read (and which one goes
+// first); each is a page-cache miss (POSIX_FADV_RANDOM: no readahead). Latencies in us.
+std::vector<std::vector<double>> ReadRandomRotating(const std::vector<std::string>& paths,
+                                                    const std::vector<uint64_t>& offsets) {
+  const size_t k = paths.size();
+  std::vector<int> fd(k);
+  for (size_t f = 0; f < k; ++f) {
+    fd[f] = ::open(paths[f].c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd[f] < 0) Die("cannot open " + paths[f]);
+    ::posix_fadvise(fd[f], 0, 0, POSIX_FADV_RANDOM);
+  }
   char buf[4096];
-  std::vector<double> lat[2];
+  std::vector<std::vector<double>> lat(k);
   for (size_t i = 0; i < offsets.size(); ++i) {
-    for (int k = 0; k < 2; ++k) {
-      int f = static_cast<int>((i + k) % 2);
+    for (size_t j = 0; j < k; ++j) {
+      size_t f = (i + j) % k;
       auto t0 = Clock::now();
       ssize_t n = ::pread(fd[f], buf, sizeof(buf), static_cast<off_t>(offsets[i]));
       double us = Since(t0) * 1e6;
-      if (n != static_cast<ssize_t>(sizeof(buf))) Die("short random read");
+      if (n != static_cast<ssize_t>(sizeof(buf))) Die("short random read of " + paths[f]);
       lat[f].push_back(us);
     }
   }
-  ::close(fd[0]);
-  ::close(fd[1]);
-  return {std::move(lat[0]), std::move(lat[1])};
+  for (int f : fd) ::close(f);
+  return lat;
+}
+
+// The machine's load, printed with every section: the figures are only as quiet as it.
+std::string LoadAvg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return "load average " + a + " " + b + " " + c;
+}
+
+// The largest READ a splicing reply carries whole, as src/fuse/mount.cc computes it: a
+// pipe may grow past /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE, and libfuse
+// needs three pages more than the reply.
+unsigned SpliceMaxRead() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return 1 << 20;
+  bool grows = ::fcntl(fds[1], F_SETPIPE_SZ, (1 << 20) + 4 * 4096) >= 0;
+  ::close(fds[0]);
+  ::close(fds[1]);
+  if (grows) return 1 << 20;
+  std::ifstream f("/proc/sys/fs/pipe-max-size");
+  unsigned cap = 0;
+  f >> cap;
+  return cap < 8 * 4096 ? 1 << 20 : std::min(1u << 20, (cap - 4 * 4096) / 4096 * 4096);
 }
 
 long StatusKb(pid_t pid, const char* key) {
@@ -430,15 +514,310 @@ Options Parse(int argc, char** argv) {
     else if (a == "--rss-seconds") o.rss_seconds = std::stoi(next());
     else if (a == "--no-cold") o.cold = false;
     else if (a == "--header-only") o.header_only = true;
+    else if (a == "--reads-only") o.reads_only = true;
+    else if (a == "--variant") o.variants.push_back(next());
     else {
       std::fprintf(stderr,
                    "usage: kcorefs_bench [--kcorefs BIN] [--passthrough BIN] [--dir DIR] "
                    "[--ram-mib N] [--segments N] [--sparse-gib N] [--reps N] [--header-reps N] "
-                   "[--random-reads N] [--meta-iters N] [--rss-seconds N] [--no-cold] [--header-only]\n");
+                   "[--random-reads N] [--meta-iters N] [--rss-seconds N] [--no-cold] [--header-only]\n"
+                   "       [--reads-only] [--variant LABEL=kcorefs:OPT,OPT | "
+                   "LABEL=passthrough:ARG,ARG]...\n");
       std::exit(2);
     }
   }
   return o;
+}
+
+// 0. What a fresh page costs on this machine (the header build touches ~5,000 of them).
+void PageFaultCost() {
+  constexpr size_t kBytes = 64 << 20;
+  Cpu c0 = ThreadCpu();
+  auto t0 = Clock::now();
+  char* p = static_cast<char*>(::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  for (size_t i = 0; i < kBytes; i += 4096) p[i] = 1;
+  double wall = Since(t0);
+  Cpu c1 = ThreadCpu();
+  ::munmap(p, kBytes);
+  std::printf("page_fault: touching %zu fresh 4 KiB pages: %.2f us per page wall, %.2f us CPU, "
+              "%ld minor faults\n", kBytes / 4096, wall * 1e6 / (kBytes / 4096),
+              (c1.s - c0.s) * 1e6 / (kBytes / 4096), c1.faults - c0.faults);
+}
+
+// A read contender: a mount whose file the read sections read.
+struct Reader {
+  std::string label;
+  Mount* mount;
+};
+
+// Labels of the built-in contenders, used for the ratios.
+constexpr char kKSplice[] = "kcorefs splice";
+constexpr char kKCopy[] = "kcorefs copy";
+constexpr char kKDioSplice[] = "kcorefs direct_io+splice";
+constexpr char kPCopy[] = "passthrough copy";
+constexpr char kPSplice[] = "passthrough splice";
+constexpr char kPDio[] = "passthrough direct_io";
+constexpr char kPDioSplice[] = "passthrough direct_io+splice";
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// Mounts the read contenders over `kdump`. Page-cache passthroughs get the readahead
+// window kcorefs sets for itself (4 requests), so the two read paths are compared alike;
+// splicing passthroughs the max_read kcorefs uses when splicing (SpliceMaxRead()).
+std::vector<Reader> MountReaders(const Options& o, const std::string& kdump,
+                                 const std::string& log,
+                                 std::vector<std::unique_ptr<Mount>>& mounts) {
+  const unsigned cap = SpliceMaxRead();
+  const std::string cap_s = std::to_string(cap);
+  const std::string ra_copy = std::to_string(4 * (1 << 20) / 1024);
+  const std::string ra_splice = std::to_string(4 * cap / 1024);
+  std::printf("readers: splicing replies carry at most %u bytes (pipe-max-size and "
+              "CAP_SYS_RESOURCE); readahead %s KiB (copy) / %s KiB (splice)\n",
+              cap, ra_copy.c_str(), ra_splice.c_str());
+  std::vector<std::pair<std::string, std::string>> specs = {
+      {kKSplice, "kcorefs:splice"},
+      {kKCopy, "kcorefs:nosplice"},
+      {kKDioSplice, "kcorefs:splice,direct_io"},
+      {kPCopy, "passthrough:--readahead-kb," + ra_copy},
+      {kPSplice, "passthrough:--splice,--max-read," + cap_s + ",--readahead-kb," + ra_splice},
+      {kPDio, "passthrough:--direct-io"},
+      {kPDioSplice, "passthrough:--direct-io,--splice,--max-read," + cap_s},
+  };
+  for (const std::string& v : o.variants) {
+    // The label may hold '=' (readahead=128): the spec starts at "=kcorefs:" or "=passthrough:".
+    size_t eq = std::min(v.find("=kcorefs:"), v.find("=passthrough:"));
+    if (eq == std::string::npos) Die("--variant wants LABEL=kcorefs:OPTS or LABEL=passthrough:ARGS");
+    specs.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+  }
+  std::vector<Reader> readers;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& [label, spec] = specs[i];
+    const bool kc = spec.rfind("kcorefs:", 0) == 0;
+    if (!kc && spec.rfind("passthrough:", 0) != 0) Die("bad variant " + spec);
+    std::vector<std::string> args = SplitCommas(spec.substr(spec.find(':') + 1));
+    std::string mp = o.dir + "/mp-read-" + std::to_string(i);
+    std::vector<std::string> argv;
+    if (kc) {
+      argv = {o.kcorefs, "mount", "-f"};
+      if (!args.empty()) {
+        std::string joined;
+        for (const std::string& a : args) joined += (joined.empty() ? "" : ",") + a;
+        argv.insert(argv.end(), {"-o", joined});
+      }
+      argv.insert(argv.end(), {kdump, mp});
+    } else {
+      argv = {o.passthrough};
+      argv.insert(argv.end(), args.begin(), args.end());
+      argv.insert(argv.end(), {kdump, mp});
+    }
+    mounts.push_back(std::make_unique<Mount>(label, argv, mp, kc ? "vmcore" : "data", log));
+    readers.push_back({label, mounts.back().get()});
+    std::string cmd;
+    for (const std::string& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    std::printf("  %-30s %s\n", label.c_str(), cmd.c_str());
+  }
+  std::fflush(stdout);
+  return readers;
+}
+
+// label -> one figure per pass, printed in the order the labels were first added.
+class Figures {
+ public:
+  void Add(const std::string& label, double v) {
+    if (!values_.count(label)) order_.push_back(label);
+    values_[label].push_back(v);
+  }
+  const std::vector<double>& operator[](const std::string& label) { return values_[label]; }
+  bool Has(const std::string& label) const { return values_.count(label) > 0; }
+  void Print(const char* unit) const {
+    const bool small = std::string(unit) == "s/GB";
+    for (const std::string& k : order_) {
+      const std::vector<double>& v = values_.at(k);
+      std::printf(small ? "  %-40s median %8.3f  min %8.3f  max %8.3f %s (passes:"
+                        : "  %-40s median %8.1f  min %8.1f  max %8.1f %s (passes:",
+                  k.c_str(), Median(v), *std::min_element(v.begin(), v.end()),
+                  *std::max_element(v.begin(), v.end()), unit);
+      for (double x : v) std::printf(small ? " %.3f" : " %.1f", x);
+      std::printf(")\n");
+    }
+  }
+
+ private:
+  std::vector<std::string> order_;
+  std::map<std::string, std::vector<double>> values_;
+};
+
+// Ratio of `a` to `b`: of the medians, and the median of the per-pass ratios.
+void PrintRatio(Figures& f, const std::string& what, const std::string& a, const std::string& b,
+                const char* target) {
+  if (!f.Has(a) || !f.Has(b)) return;
+  const std::vector<double>& x = f[a];
+  const std::vector<double>& y = f[b];
+  std::vector<double> per;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) per.push_back(x[i] / y[i]);
+  std::printf("  RATIO %s %s / %s: ratio of medians %.3f, median of per-pass ratios %.3f "
+              "(min %.3f max %.3f)%s\n", what.c_str(), a.c_str(), b.c_str(), Median(x) / Median(y),
+              Median(per), *std::min_element(per.begin(), per.end()),
+              *std::max_element(per.begin(), per.end()), target);
+}
+
+void PrintSequentialRatios(Figures& f, const std::string& what) {
+  PrintRatio(f, what, kKSplice, kPSplice, " (target >= 0.90)");
+  PrintRatio(f, what, kKCopy, kPCopy, "");
+  PrintRatio(f, what, kKSplice, kPCopy, "");
+  PrintRatio(f, what, kKSplice, kPDio, " (target >= 0.90)");
+  PrintRatio(f, what, kKSplice, kPDioSplice, "");
+  PrintRatio(f, what, kKSplice, kKCopy, "");
+  PrintRatio(f, what, kKDioSplice, kPDioSplice, "");
+}
+
+// 3. Sequential 1 MiB reads. First read: page cache dropped, the backing file read once
+// (so it is warm), then every mount read in rotating 32 MiB chunks; re-read: the same
+// again with every cache warm. Cold: page cache dropped before each whole-file read.
+void SequentialSection(const Options& o, const std::string& kdump, const std::vector<Reader>& rs) {
+  std::printf("seq_read: %s\n", LoadAvg().c_str());
+  std::vector<std::string> paths;
+  std::vector<pid_t> pids;
+  for (const Reader& r : rs) {
+    paths.push_back(r.mount->path());
+    pids.push_back(r.mount->pid());
+  }
+  Figures first, again, cold, backing, first_daemon_cpu, first_reader_cpu;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    DropCaches();
+    backing.Add("backing file, cold, read()", ReadSequential(kdump));
+    backing.Add("backing file, warm, read()", ReadSequential(kdump));
+    SeqPass a = ReadSequentialRotating(paths, pids);
+    SeqPass b = ReadSequentialRotating(paths, pids);
+    for (size_t i = 0; i < rs.size(); ++i) {
+      first.Add(rs[i].label, a.mbs[i]);
+      first_daemon_cpu.Add(rs[i].label, a.daemon_cpu[i]);
+      first_reader_cpu.Add(rs[i].label, a.reader_cpu[i]);
+      again.Add(rs[i].label, b.mbs[i]);
+    }
+  }
+  for (int rep = 0; o.cold && rep < o.reps; ++rep) {
+    for (size_t j = 0; j < rs.size(); ++j) {
+      const Reader& r = rs[(j + static_cast<size_t>(rep)) % rs.size()];
+      DropCaches();
+      cold.Add(r.label, ReadSequential(r.mount->path()));
+    }
+  }
+  std::printf("seq_read: 1 MiB read()s of %llu bytes, %d passes, MB/s; %s\n",
+              static_cast<unsigned long long>(FileSize(paths[0])), o.reps, LoadAvg().c_str());
+  backing.Print("MB/s");
+  std::printf(" first read (FUSE page cache cold, backing file warm):\n");
+  first.Print("MB/s");
+  PrintSequentialRatios(first, "first read");
+  std::printf(" first read, daemon CPU seconds per GB:\n");
+  first_daemon_cpu.Print("s/GB");
+  std::printf(" first read, reader CPU seconds per GB (its read() calls, in the kernel):\n");
+  first_reader_cpu.Print("s/GB");
+  std::printf(" re-read (every cache warm):\n");
+  again.Print("MB/s");
+  if (o.cold) {
+    std::printf(" cold (every cache dropped):\n");
+    cold.Print("MB/s");
+    PrintSequentialRatios(cold, "cold");
+  }
+  std::fflush(stdout);
+}
+
+// 3b. One request per read: O_DIRECT preads (a FUSE file opened O_DIRECT sends each read
+// to the daemon at its own offset and size) of growing sizes over a warm backing file,
+// rotating between the mounts read by read; median latency per size. Where splicing
+// starts to pay (ReadPathOptions::splice_min) comes from here.
+void RequestSizeSection(const Options& o, const std::string& kdump, const std::vector<Reader>& rs) {
+  std::vector<int> fds;
+  for (const Reader& r : rs) {
+    fds.push_back(::open(r.mount->path().c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
+    if (fds.back() < 0) Die(r.mount->path() + ": O_DIRECT open: " + std::strerror(errno));
+  }
+  DropCaches();
+  ReadSequential(kdump);  // warm backing
+  std::printf("request_size: O_DIRECT preads, one FUSE request each, warm backing, rotating, "
+              "median us (MB/s); %s\n", LoadAvg().c_str());
+  for (size_t size : {8192u, 16384u, 32768u, 65536u, 131072u, 262144u, 1032192u}) {
+    std::vector<std::vector<double>> lat(rs.size());
+    const size_t n = std::max<size_t>(64, (256u << 20) / size);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < rs.size(); ++j) {
+        size_t f = (i + j) % rs.size();
+        auto t0 = Clock::now();
+        ssize_t got = ::pread(fds[f], ReadBuffer(), size, static_cast<off_t>(16384 + i * size));
+        lat[f].push_back(Since(t0) * 1e6);
+        if (got != static_cast<ssize_t>(size)) Die("short O_DIRECT read of " + rs[f].label);
+      }
+    }
+    std::printf("  %8zu bytes:", size);
+    for (size_t f = 0; f < rs.size(); ++f) {
+      double us = Median(lat[f]);
+      std::printf("  %s %.1f (%.0f)", rs[f].label.c_str(), us, static_cast<double>(size) / us);
+    }
+    std::printf("\n");
+  }
+  for (int fd : fds) ::close(fd);
+  (void)o;
+  std::fflush(stdout);
+}
+
+// 4. Random 4 KiB reads at distinct page offsets, the same ones for every mount, rotating.
+void RandomSection(const Options& o, const std::string& kdump, const std::vector<Reader>& rs) {
+  std::vector<std::string> paths;
+  for (const Reader& r : rs) paths.push_back(r.mount->path());
+  uint64_t span = FileSize(kdump);
+  for (const std::string& p : paths) span = std::min(span, FileSize(p));
+  span /= 4096;
+  std::mt19937_64 rng(42);
+  std::unordered_set<uint64_t> seen;
+  std::vector<uint64_t> offsets;
+  while (offsets.size() < static_cast<size_t>(o.random_reads)) {
+    uint64_t pg = rng() % span;
+    if (seen.insert(pg).second) offsets.push_back(pg * 4096);
+  }
+  Figures p50, p90, p99;
+  std::vector<std::vector<double>> pooled(rs.size());
+  for (int rep = 0; rep < o.reps; ++rep) {
+    DropCaches();
+    ReadSequential(kdump);  // warm backing
+    std::vector<std::vector<double>> lat = ReadRandomRotating(paths, offsets);
+    for (size_t i = 0; i < rs.size(); ++i) {
+      p50.Add(rs[i].label, Pct(lat[i], 50));
+      p90.Add(rs[i].label, Pct(lat[i], 90));
+      p99.Add(rs[i].label, Pct(lat[i], 99));
+      pooled[i].insert(pooled[i].end(), lat[i].begin(), lat[i].end());
+    }
+  }
+  std::printf("random_read: 4 KiB preads at %d distinct offsets, POSIX_FADV_RANDOM, warm backing, "
+              "rotating read by read, %d passes, us; %s\n", o.random_reads, o.reps, LoadAvg().c_str());
+  std::printf(" p50:\n");
+  p50.Print("us");
+  std::printf(" p90:\n");
+  p90.Print("us");
+  std::printf(" p99:\n");
+  p99.Print("us");
+  for (size_t i = 0; i < rs.size(); ++i) {
+    std::printf("  pooled %-33s p50 %.1f p99 %.1f us\n", rs[i].label.c_str(), Pct(pooled[i], 50),
+                Pct(pooled[i], 99));
+  }
+  PrintRatio(p50, "p50", kKSplice, kPCopy, " (target <= 1.2)");
+  PrintRatio(p50, "p50", kKCopy, kPCopy, " (target <= 1.2)");
+  PrintRatio(p50, "p50", kKSplice, kPSplice, "");
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -453,38 +832,39 @@ int main(int argc, char** argv) {
   const std::string segs = o.dir + "/segments-" + std::to_string(o.segments) + ".core";
   const std::string sparse = o.dir + "/sparse-" + std::to_string(o.sparse_gib) + "G.core";
   const std::string log = o.dir + "/daemons.log";
-  std::printf("kcorefs_bench: %u CPUs, kcorefs %s, passthrough %s\n",
-              std::thread::hardware_concurrency(), o.kcorefs.c_str(), o.passthrough.c_str());
+  std::printf("kcorefs_bench: %u CPUs, kcorefs %s, passthrough %s, %s\n",
+              std::thread::hardware_concurrency(), o.kcorefs.c_str(), o.passthrough.c_str(),
+              LoadAvg().c_str());
   Generate(kdump, KdumpSpec(o.ram_mib << 20));
-  Generate(small, KdumpSpec(o.small_mib << 20));
-  Generate(segs, SegmentsSpec(o.segments));
-  Generate(sparse, SparseSpec(o.sparse_gib << 30));
-
-  // 0. What a fresh page costs on this machine (the header build touches ~5,000 of them).
-  {
-    constexpr size_t kBytes = 64 << 20;
-    Cpu c0 = ThreadCpu();
-    auto t0 = Clock::now();
-    char* p = static_cast<char*>(::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    for (size_t i = 0; i < kBytes; i += 4096) p[i] = 1;
-    double wall = Since(t0);
-    Cpu c1 = ThreadCpu();
-    ::munmap(p, kBytes);
-    std::printf("page_fault: touching %zu fresh 4 KiB pages: %.2f us per page wall, %.2f us CPU, "
-                "%ld minor faults\n", kBytes / 4096, wall * 1e6 / (kBytes / 4096),
-                (c1.s - c0.s) * 1e6 / (kBytes / 4096), c1.faults - c0.faults);
+  if (!o.reads_only) {
+    Generate(small, KdumpSpec(o.small_mib << 20));
+    Generate(segs, SegmentsSpec(o.segments));
+    Generate(sparse, SparseSpec(o.sparse_gib << 30));
+    PageFaultCost();
+    // 1. Header build through the library.
+    HeaderBuild(o, "segments", segs);
+    HeaderMemoryBreakdown(segs);
+    HeaderBuild(o, "small", small);
+    HeaderBuild(o, "sparse-1TiB", sparse);
+    if (o.header_only) return 0;
   }
 
-  // 1. Header build through the library.
-  HeaderBuild(o, "segments", segs);
-  HeaderMemoryBreakdown(segs);
-  HeaderBuild(o, "small", small);
-  HeaderBuild(o, "sparse-1TiB", sparse);
-  if (o.header_only) return 0;
-
-  // 2. Mounts; time to the first stat of MP/vmcore.
   std::vector<std::unique_ptr<Mount>> mounts;
+  // 3 and 4. Reads.
+  std::vector<Reader> readers = MountReaders(o, kdump, log, mounts);
+  SequentialSection(o, kdump, readers);
+  // Page-cache mounts only: a direct_io one gives the same figures as its twin.
+  std::vector<Reader> cached;
+  for (const Reader& r : readers) {
+    if (r.label == kKSplice || r.label == kKCopy || r.label == kPSplice || r.label == kPCopy) {
+      cached.push_back(r);
+    }
+  }
+  RequestSizeSection(o, kdump, cached);
+  RandomSection(o, kdump, readers);
+  if (o.reads_only) return 0;
+
+  // 2. Mounts with the default options; time to the first stat of MP/vmcore.
   auto kmount = [&](const std::string& name, const std::string& src) {
     mounts.push_back(std::make_unique<Mount>(
         name, std::vector<std::string>{o.kcorefs, "mount", "-f", src, o.dir + "/mp-" + name},
@@ -504,87 +884,6 @@ int main(int argc, char** argv) {
   Mount* p_kdump = mounts.back().get();
   std::printf("mount %-22s first stat of data after %.1f ms\n", p_kdump->name().c_str(),
               p_kdump->ready_s() * 1e3);
-
-  // 3. Sequential 1 MiB reads. Paired passes (the main figure): page cache dropped, the
-  // backing file read once (so it is warm), then both mounts read in alternating 32 MiB
-  // chunks. Cold passes: page cache dropped before each whole-file read.
-  std::map<std::string, std::vector<double>> seq;
-  for (int rep = 0; rep < o.reps; ++rep) {
-    DropCaches();
-    seq["backing file, cold, read()"].push_back(ReadSequential(kdump));
-    seq["backing file, warm, read()"].push_back(ReadSequential(kdump));
-    auto [k, p] = ReadSequentialPaired(k_kdump->path(), p_kdump->path());
-    seq["kcorefs vmcore, warm backing"].push_back(k);
-    seq["passthrough data, warm backing"].push_back(p);
-    seq["ratio, warm backing"].push_back(k / p);
-  }
-  if (o.cold) {
-    for (int rep = 0; rep < o.reps; ++rep) {
-      Mount* order[2] = {k_kdump, p_kdump};
-      if (rep % 2) std::swap(order[0], order[1]);
-      for (Mount* m : order) {
-        DropCaches();
-        seq[m == k_kdump ? "kcorefs vmcore, cold" : "passthrough data, cold"].push_back(
-            ReadSequential(m->path()));
-      }
-    }
-  }
-  std::printf("seq_read: 1 MiB read()s of vmcore (%llu bytes) and passthrough data (%llu bytes), "
-              "%d reps, MB/s\n", static_cast<unsigned long long>(FileSize(k_kdump->path())),
-              static_cast<unsigned long long>(FileSize(p_kdump->path())), o.reps);
-  for (auto& [k, v] : seq) {
-    std::printf("  %-34s median %8.3f  min %8.3f  max %8.3f  (passes:", k.c_str(), Median(v),
-                *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
-    for (double x : v) std::printf(" %.3f", x);
-    std::printf(")\n");
-  }
-  std::printf("  RATIO kcorefs/passthrough, warm backing: median of per-pass ratios %.3f, ratio of "
-              "medians %.3f (target >= 0.90)\n", Median(seq["ratio, warm backing"]),
-              Median(seq["kcorefs vmcore, warm backing"]) / Median(seq["passthrough data, warm backing"]));
-  if (o.cold) {
-    std::printf("  RATIO kcorefs/passthrough, cold: ratio of medians %.3f\n",
-                Median(seq["kcorefs vmcore, cold"]) / Median(seq["passthrough data, cold"]));
-  }
-  std::fflush(stdout);
-
-  // 4. Random 4 KiB reads at distinct page offsets, the same ones for both, alternating.
-  uint64_t span = std::min(FileSize(k_kdump->path()), FileSize(p_kdump->path())) / 4096;
-  std::mt19937_64 rng(42);
-  std::unordered_set<uint64_t> seen;
-  std::vector<uint64_t> offsets;
-  while (offsets.size() < static_cast<size_t>(o.random_reads)) {
-    uint64_t pg = rng() % span;
-    if (seen.insert(pg).second) offsets.push_back(pg * 4096);
-  }
-  std::map<std::string, std::vector<double>> rnd;
-  std::vector<double> all[2];
-  for (int rep = 0; rep < o.reps; ++rep) {
-    DropCaches();
-    ReadSequential(kdump);  // warm backing
-    auto lat = ReadRandomPaired(k_kdump->path(), p_kdump->path(), offsets);
-    const std::vector<double>* l[2] = {&lat.first, &lat.second};
-    for (int f = 0; f < 2; ++f) {
-      std::string n = f == 0 ? "kcorefs" : "passthrough";
-      rnd[n + " p50"].push_back(Pct(*l[f], 50));
-      rnd[n + " p90"].push_back(Pct(*l[f], 90));
-      rnd[n + " p99"].push_back(Pct(*l[f], 99));
-      all[f].insert(all[f].end(), l[f]->begin(), l[f]->end());
-    }
-    rnd["ratio p50"].push_back(Pct(lat.first, 50) / Pct(lat.second, 50));
-  }
-  std::printf("random_read: 4 KiB preads at %d distinct offsets, POSIX_FADV_RANDOM, warm backing, "
-              "kcorefs and passthrough alternating, %d reps; per-pass figures (us)\n",
-              o.random_reads, o.reps);
-  for (auto& [k, v] : rnd) {
-    std::printf("  %-18s median %7.3f  (passes:", k.c_str(), Median(v));
-    for (double x : v) std::printf(" %.3f", x);
-    std::printf(")\n");
-  }
-  std::printf("  all passes pooled: kcorefs p50 %.1f p99 %.1f, passthrough p50 %.1f p99 %.1f us\n",
-              Pct(all[0], 50), Pct(all[0], 99), Pct(all[1], 50), Pct(all[1], 99));
-  std::printf("  RATIO kcorefs/passthrough p50: median of per-pass ratios %.3f, pooled %.3f "
-              "(target <= 1.2)\n", Median(rnd["ratio p50"]), Pct(all[0], 50) / Pct(all[1], 50));
-  std::fflush(stdout);
 
   // 5. open and getattr against the source's size.
   // Rounds interleave the mounts so that load from elsewhere on the machine hits them alike.

@@ -1,11 +1,19 @@
 // The yardstick for kcorefs' read path: a minimal low-level libfuse3 file system showing ONE
-// backing file as MOUNTPOINT/data. It is set up exactly as kcorefs mounts a dump file
+// backing file as MOUNTPOINT/data. It is set up as kcorefs mounts a dump file
 // (src/fuse/mount.cc, src/fuse/filesystem.cc): options ro,max_read=1 MiB, max_readahead
 // 1 MiB, async reads, keep_cache, one-hour attribute timeouts, the multi-threaded loop with
-// at most 16 threads and no clone_fd; a read is a pread() into a per-thread buffer and a
-// fuse_reply_buf(), as kcorefs does. Only the extent lookup is missing.
+// at most 16 threads and no clone_fd. Only the extent lookup is missing. A read is, by mode:
+//   copy (default)  pread() into a per-thread buffer and fuse_reply_buf();
+//   --splice        libfuse's own zero-copy reply: a fuse_bufvec naming the backing fd
+//                   (FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK) given to fuse_reply_data(), which
+//                   splices it through a pipe (FUSE_CAP_SPLICE_WRITE);
+//   --direct-io     either of the above on a file opened with direct_io (no page cache).
+// --max-read BYTES sets max_read (a splicing reply must fit libfuse's pipe: see
+// docs/performance.md); --readahead-kb N sets max_readahead and, as kcorefs does when it
+// can, the read_ahead_kb of the mount's bdi (default: the kernel's 128 KiB).
 //
-//   passthrough_ll BACKING_FILE MOUNTPOINT      (stays in the foreground; fusermount3 -u)
+//   passthrough_ll [--splice] [--direct-io] [--max-read N] [--readahead-kb N] BACKING_FILE MOUNTPOINT
+//   (stays in the foreground; unmount with fusermount3 -u)
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
@@ -14,7 +22,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +34,10 @@ namespace {
 constexpr fuse_ino_t kData = 2;
 int g_fd = -1;
 struct stat g_st;
+bool g_splice = false;
+bool g_direct_io = false;
+unsigned g_max_read = 1 << 20;
+unsigned g_readahead_kb = 0;  // 0: leave the bdi as it is, max_readahead 1 MiB
 
 void FillAttr(fuse_ino_t ino, struct stat* st) {
   std::memset(st, 0, sizeof(*st));
@@ -93,11 +108,24 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     fuse_reply_err(req, EROFS);
     return;
   }
-  fi->keep_cache = 1;
+  fi->keep_cache = g_direct_io ? 0 : 1;
+  fi->direct_io = g_direct_io ? 1 : 0;
   fuse_reply_open(req, fi);
 }
 
+void ReadSplice(fuse_req_t req, size_t size, off_t off) {
+  fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+  bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  bv.buf[0].fd = g_fd;
+  bv.buf[0].pos = off;
+  fuse_reply_data(req, &bv, static_cast<fuse_buf_copy_flags>(0));
+}
+
 void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_info*) {
+  if (g_splice) {
+    ReadSplice(req, size, off);
+    return;
+  }
   thread_local std::vector<char> buf;
   if (buf.size() < size) buf.resize(size);
   size_t done = 0;
@@ -114,24 +142,53 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_i
   fuse_reply_buf(req, buf.data(), done);
 }
 
+// The mount's bdi by its device in /proc/self/mountinfo; read_ahead_kb is written before
+// the loop answers INIT (which keeps the smaller of it and max_readahead).
+void SetReadahead(const char* mountpoint, unsigned kb) {
+  char* real = ::realpath(mountpoint, nullptr);
+  std::ifstream info("/proc/self/mountinfo");
+  std::string line, device;
+  while (real != nullptr && std::getline(info, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, mp;
+    f >> id >> parent >> dev >> root >> mp;
+    if (mp == real) device = dev;
+  }
+  std::free(real);
+  std::ofstream("/sys/class/bdi/" + device + "/read_ahead_kb") << kb;
+}
+
 void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void Init(void*, struct fuse_conn_info* conn) {
-  conn->max_readahead = 1 << 20;
-  conn->max_read = 1 << 20;
+  conn->max_readahead = g_readahead_kb ? g_readahead_kb << 10 : 1 << 20;
+  conn->max_read = g_max_read;
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  if (g_splice && (conn->capable & FUSE_CAP_SPLICE_WRITE)) conn->want |= FUSE_CAP_SPLICE_WRITE;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: passthrough_ll BACKING_FILE MOUNTPOINT\n");
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    std::string a = argv[i];
+    if (a == "--splice") g_splice = true;
+    else if (a == "--direct-io") g_direct_io = true;
+    else if (a == "--max-read" && i + 1 < argc) g_max_read = std::stoul(argv[++i]);
+    else if (a == "--readahead-kb" && i + 1 < argc) g_readahead_kb = std::stoul(argv[++i]);
+    else break;
+  }
+  if (argc - i != 2) {
+    std::fprintf(stderr, "usage: passthrough_ll [--splice] [--direct-io] [--max-read N] "
+                         "[--readahead-kb N] BACKING_FILE MOUNTPOINT\n");
     return 2;
   }
-  g_fd = ::open(argv[1], O_RDONLY | O_CLOEXEC);
+  const char* backing = argv[i];
+  const char* mountpoint = argv[i + 1];
+  g_fd = ::open(backing, O_RDONLY | O_CLOEXEC);
   if (g_fd < 0 || ::fstat(g_fd, &g_st) != 0) {
-    std::perror(argv[1]);
+    std::perror(backing);
     return 1;
   }
   fuse_lowlevel_ops ops;
@@ -144,7 +201,7 @@ int main(int argc, char** argv) {
   ops.read = Read;
   ops.release = Release;
 
-  std::string opts = "ro,fsname=passthrough,subtype=passthrough,max_read=" + std::to_string(1 << 20);
+  std::string opts = "ro,fsname=passthrough,subtype=passthrough,max_read=" + std::to_string(g_max_read);
   char arg0[] = "passthrough_ll";
   char o[] = "-o";
   char* av[] = {arg0, o, opts.data(), nullptr};
@@ -153,10 +210,11 @@ int main(int argc, char** argv) {
   if (se == nullptr) return 1;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, argv[2]) != 0) {
+  if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint) != 0) {
     fuse_session_destroy(se);
     return 1;
   }
+  if (g_readahead_kb) SetReadahead(mountpoint, g_readahead_kb);
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   fuse_loop_cfg_set_max_threads(cfg, 16);

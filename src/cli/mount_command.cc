@@ -26,9 +26,9 @@ constexpr char kMountUsage[] =
     "  -d, --debug             print every FUSE request (implies -f)\n"
     "  -s, --single-thread     serve one request at a time\n"
     "  -o OPT[,OPT...]         allow_other, uid=N, gid=N, mode=OCTAL (default 0400),\n"
-    "                          nonempty, splice, nosplice, threads=N (default 16),\n"
-    "                          clone_fd; any other KEY[=VALUE] is the backend's\n"
-    "                          (`kcorefs backends` lists them)\n"
+    "                          nonempty, splice, nosplice, readahead=KIB, direct_io,\n"
+    "                          threads=N (default 16), clone_fd; any other\n"
+    "                          KEY[=VALUE] is the backend's (`kcorefs backends`)\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
     "  -v, --verbose           more diagnostics\n"
     "  -h, --help              this text\n";
@@ -45,6 +45,15 @@ bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts,
       opts.nonempty = true;
     } else if (o == "splice" || o == "nosplice") {
       opts.splice = o == "splice";
+    } else if (absl::StartsWith(o, "readahead=")) {
+      if (!absl::SimpleAtoi(o.substr(10), &n) || n > (1u << 20)) {
+        std::fprintf(stderr, "kcorefs mount: bad readahead \"%.*s\" (KiB, 0 to 1048576)\n",
+                     static_cast<int>(o.size() - 10), o.data() + 10);
+        return false;
+      }
+      opts.readahead_kib = n;
+    } else if (o == "direct_io") {
+      opts.direct_io = true;
     } else if (o == "clone_fd") {
       opts.clone_fd = true;
     } else if (absl::StartsWith(o, "threads=")) {

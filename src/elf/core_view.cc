@@ -69,34 +69,44 @@ absl::StatusOr<std::shared_ptr<const CoreView>> CoreView::Build(
   return type->build(*type, std::move(snapshot));
 }
 
-absl::StatusOr<size_t> CoreView::ReadAt(uint64_t offset, absl::Span<uint8_t> out,
-                                        absl::Time deadline) const {
-  if (offset >= size_) return 0;
-  uint64_t n = std::min<uint64_t>(out.size(), size_ - offset);
-  uint64_t end = offset + n;
-  uint8_t* p = out.data();
+absl::Status CoreView::ForEachPiece(uint64_t offset, uint64_t length,
+                                    absl::FunctionRef<absl::Status(const Piece&)> fn) const {
+  const uint64_t end = offset + Clip(offset, length);
   // First extent that ends after `offset` (extents are sorted and disjoint, so their ends
   // are sorted too).
   auto it = std::upper_bound(extents_.begin(), extents_.end(), offset,
                              [](uint64_t o, const Extent& e) { return o < e.end(); });
   uint64_t pos = offset;
   while (pos < end) {
-    if (it == extents_.end() || it->offset >= end) {
-      std::memset(p + (pos - offset), 0, end - pos);
-      break;
-    }
+    if (it == extents_.end() || it->offset >= end) return fn(Piece{end - pos, nullptr, 0});
     if (it->offset > pos) {
-      std::memset(p + (pos - offset), 0, it->offset - pos);
+      KCOREFS_RETURN_IF_ERROR(fn(Piece{it->offset - pos, nullptr, 0}));
       pos = it->offset;
     }
     uint64_t take = std::min(it->end(), end) - pos;
-    absl::Status s = it->source->ReadAt(it->source_offset + (pos - it->offset),
-                                        absl::MakeSpan(p + (pos - offset), take), deadline);
-    if (!s.ok()) return base::Annotate(s, DescribeOffset(pos));
+    KCOREFS_RETURN_IF_ERROR(fn(Piece{take, it->source, it->source_offset + (pos - it->offset)}));
     pos += take;
     ++it;
   }
-  return static_cast<size_t>(n);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> CoreView::ReadAt(uint64_t offset, absl::Span<uint8_t> out,
+                                        absl::Time deadline) const {
+  uint64_t pos = offset;
+  KCOREFS_RETURN_IF_ERROR(ForEachPiece(offset, out.size(), [&](const Piece& p) {
+    uint8_t* dst = out.data() + (pos - offset);
+    absl::Status s = absl::OkStatus();
+    if (p.source == nullptr) {
+      std::memset(dst, 0, p.length);
+    } else {
+      s = p.source->ReadAt(p.source_offset, absl::MakeSpan(dst, p.length), deadline);
+      if (!s.ok()) s = base::Annotate(s, DescribeOffset(pos));
+    }
+    pos += p.length;
+    return s;
+  }));
+  return static_cast<size_t>(pos - offset);
 }
 
 std::string CoreView::DescribeOffset(uint64_t offset) const {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "fuse/errno_map.h"
+#include "fuse/read_path.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/log.h"
 
@@ -168,8 +169,9 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     handle->view = std::move(*view);
     // Volatile bytes: no page cache, as /proc/kcore. Immutable bytes keep their pages
     // across opens; a map change invalidates them (Filesystem::EpochChanged).
-    fi->direct_io = fs->caps().bytes_volatile ? 1 : 0;
-    fi->keep_cache = fs->caps().bytes_volatile ? 0 : 1;
+    const bool uncached = fs->caps().bytes_volatile || fs->read_path().direct_io;
+    fi->direct_io = uncached ? 1 : 0;
+    fi->keep_cache = uncached ? 0 : 1;
   }
   fi->fh = reinterpret_cast<uint64_t>(handle.release());
   fuse_reply_open(req, fi);
@@ -187,24 +189,7 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_i
     fuse_reply_buf(req, h->text.data() + (n ? o : 0), n);
     return;
   }
-  Filesystem* fs = Fs(req);
-  // One buffer per loop thread: no allocation per read on the hot path.
-  thread_local std::vector<uint8_t> buf;
-  if (buf.size() < size) buf.resize(size);
-  absl::StatusOr<size_t> n;
-  if (absl::Mutex* mu = fs->serial_mu()) {
-    absl::MutexLock lock(mu);
-    n = h->view->ReadAt(static_cast<uint64_t>(off), absl::MakeSpan(buf.data(), size));
-  } else {
-    n = h->view->ReadAt(static_cast<uint64_t>(off), absl::MakeSpan(buf.data(), size));
-  }
-  if (!n.ok()) {
-    fs->ReadFailed(n.status());
-    fuse_reply_err(req, SourceErrno(n.status()));
-    return;
-  }
-  fs->CountRead(*n);
-  fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
+  ReplyRead(req, *Fs(req), *h->view, static_cast<uint64_t>(off), size);
 }
 
 void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
@@ -213,11 +198,21 @@ void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
 }
 
 void Init(void* userdata, struct fuse_conn_info* conn) {
-  // Reads of up to 1 MiB per request: max_read here and as a mount option, max_pages
-  // derived by libfuse from max_write (1 MiB by default).
-  conn->max_readahead = 1 << 20;
-  conn->max_read = 1 << 20;  // must match the max_read mount option (fuse_session_new checks)
+  auto* fs = static_cast<Filesystem*>(userdata);
+  // Reads of up to max_read (1 MiB, less when splicing needs it) per request: here and as a
+  // mount option; max_pages is derived by libfuse from max_write (1 MiB by default).
+  // The kernel keeps the smaller of this and the bdi's read_ahead_kb (mount.cc raises it).
+  conn->max_readahead = fs->read_path().readahead;
+  conn->max_read = fs->read_path().max_read;  // must match the mount option (libfuse checks)
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  if (!fs->read_path().splice) return;
+  // libfuse splices a reply only when told it may (FUSE_CAP_SPLICE_WRITE is off by default).
+  if (!(conn->capable & FUSE_CAP_SPLICE_WRITE)) {
+    base::LogWarning("the kernel cannot splice replies; reads are copied");
+    fs->DisableSplice();
+    return;
+  }
+  conn->want |= FUSE_CAP_SPLICE_WRITE;
 }
 
 }  // namespace
@@ -286,6 +281,7 @@ std::string Filesystem::Stats() const {
   std::string out = absl::StrCat("backend ", backend_->name(), "\nsource ", backend_->source(),
                                  "\nsource_bytes_read ", backend_->bytes_read(), "\nreads ",
                                  reads_.load(), "\nbytes_served ", bytes_served_.load(),
+                                 "\nbytes_spliced ", bytes_spliced_.load(),
                                  "\nread_errors ", read_errors_.load(), "\n");
   for (const auto& [k, v] : backend_->Stats()) absl::StrAppend(&out, k, " ", v, "\n");
   return out;

@@ -31,7 +31,13 @@ struct FileOwnership {
 
 // How the read path replies (docs/performance.md has the figures behind the default).
 struct ReadPathOptions {
-  bool splice = false;  // let libfuse splice fd-backed extents
+  uint32_t max_read = 1 << 20;  // bytes per READ request (the max_read mount option too)
+  uint32_t readahead = 4 << 20;  // max_readahead offered at INIT (mount.cc sets the bdi's)
+  bool splice = false;        // splice fd-backed data into replies (src/fuse/read_path.h)
+  bool direct_io = false;     // no page cache even for immutable bytes (one-pass readers)
+  // Shorter replies are copied: below 64 KiB a pread and a writev cost as much as a
+  // splice, a vmsplice and three pipe moves (docs/performance.md, "Splice").
+  uint64_t splice_min = 64 << 10;
 };
 
 class Filesystem {
@@ -50,6 +56,8 @@ class Filesystem {
   const backends::Capabilities& caps() const { return caps_; }
   const FileOwnership& owner() const { return owner_; }
   const ReadPathOptions& read_path() const { return read_path_; }
+  // Called from INIT, before any read, when the kernel cannot splice into /dev/fuse.
+  void DisableSplice() { read_path_.splice = false; }
   time_t mount_time() const { return mount_time_; }
   // Set once the session exists: page-cache invalidation on an epoch change needs it.
   void set_session(fuse_session* se) { session_.store(se); }
@@ -57,6 +65,8 @@ class Filesystem {
     reads_.fetch_add(1, std::memory_order_relaxed);
     bytes_served_.fetch_add(bytes, std::memory_order_relaxed);
   }
+  // Bytes of replies libfuse spliced from a pipe (the rest were copied from memory).
+  void CountSpliced(uint64_t bytes) { bytes_spliced_.fetch_add(bytes, std::memory_order_relaxed); }
   // Logs a failed read (rate-limited) and counts it; the reader gets EIO.
   void ReadFailed(const absl::Status& status);
   // Held around every source read when the backend's thread model is serialized.
@@ -83,6 +93,7 @@ class Filesystem {
   base::LogRateLimiter read_errors_log_{10, absl::Seconds(10)};
   std::atomic<uint64_t> reads_{0};
   std::atomic<uint64_t> bytes_served_{0};
+  std::atomic<uint64_t> bytes_spliced_{0};
   std::atomic<uint64_t> read_errors_{0};
 };
 

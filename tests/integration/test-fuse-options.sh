@@ -17,6 +17,8 @@ mount_kcorefs "$core" "$TEST_TMP/b" -o uid=1234,gid=4321,mode=0444
 
 if "$KCOREFS" mount -f -o mode=999 "$core" "$TEST_TMP/c" 2>"$TEST_TMP/err"; then fail "bad mode accepted"; fi
 grep -q "bad mode" "$TEST_TMP/err" || fail "bad mode message: $(cat "$TEST_TMP/err")"
+if "$KCOREFS" mount -f -o readahead=lots "$core" "$TEST_TMP/c" 2>"$TEST_TMP/err"; then fail "bad readahead accepted"; fi
+grep -q "bad readahead" "$TEST_TMP/err" || fail "bad readahead message: $(cat "$TEST_TMP/err")"
 if "$KCOREFS" mount -f -o frobnicate "$core" "$TEST_TMP/c" 2>"$TEST_TMP/err"; then fail "unknown option accepted"; fi
 grep -q "unknown option" "$TEST_TMP/err" || fail "unknown option message"
 echo ok

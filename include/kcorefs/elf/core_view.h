@@ -5,6 +5,7 @@
 #ifndef KCOREFS_ELF_CORE_VIEW_H_
 #define KCOREFS_ELF_CORE_VIEW_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "kcorefs/backends/snapshot.h"
@@ -47,6 +49,14 @@ struct Extent {
   uint64_t end() const { return offset + length; }
 };
 
+// One piece of a range of a view, as ForEachPiece gives it: `length` bytes from `source`
+// at `source_offset`, or zeros when `source` is null (a gap no extent covers).
+struct Piece {
+  uint64_t length;
+  const io::ByteSource* source;
+  uint64_t source_offset;
+};
+
 class CoreView {
  public:
   // Builds the view's header and extent table from a snapshot (which it pins).
@@ -71,6 +81,15 @@ class CoreView {
   // failing byte (the FUSE edge turns it into EIO).
   absl::StatusOr<size_t> ReadAt(uint64_t offset, absl::Span<uint8_t> out,
                                 absl::Time deadline = io::NoDeadline()) const;
+  // The pieces of [offset, offset + length) cut at the end of the file, in file order and
+  // covering it exactly, without reading anything: the FUSE edge replies from them (header
+  // bytes in place, fd-backed data spliced). Stops at the first error `fn` returns.
+  absl::Status ForEachPiece(uint64_t offset, uint64_t length,
+                            absl::FunctionRef<absl::Status(const Piece&)> fn) const;
+  // How many bytes a read of `length` at `offset` gives (short only at the end).
+  uint64_t Clip(uint64_t offset, uint64_t length) const {
+    return offset >= size_ ? 0 : std::min(length, size_ - offset);
+  }
   // "vmcore offset 0x1000 (physical 0x2000, virtual 0xffff888000002000)": the addresses
   // the program header holding `offset` gives it. Walks the header: for messages only.
   std::string DescribeOffset(uint64_t offset) const;

@@ -28,6 +28,8 @@ struct MountOptions {
   std::optional<gid_t> gid;
   std::optional<mode_t> mode;
   std::optional<bool> splice;    // unset: the measured default (docs/performance.md)
+  std::optional<uint32_t> readahead_kib;  // unset: 4 requests' worth (docs/performance.md)
+  bool direct_io = false;        // bypass the page cache for dump files too
   unsigned max_threads = 16;
   bool clone_fd = false;
 };

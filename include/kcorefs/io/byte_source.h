@@ -74,6 +74,9 @@ class ByteSource {
   // An fd whose pread() at the same offsets gives the same bytes, or nullopt. Only a
   // source that is exactly a file or device says yes (FUSE may splice from it).
   virtual std::optional<int> fd() const { return std::nullopt; }
+  // The whole source when it is bytes in memory, else empty: a reader may take them in
+  // place instead of copying them out with ReadAt (FUSE replies point at them).
+  virtual absl::Span<const uint8_t> memory() const { return {}; }
   // The read size this source is most efficient at (scans and readahead use it).
   virtual uint64_t preferred_read_size() const { return 1 << 20; }
   // Size in bytes as last known (a device may report 0: unknown).
@@ -82,6 +85,9 @@ class ByteSource {
   virtual const std::string& name() const = 0;
   // Bytes read so far, for `kcorefs info` on a mount and the unmount summary.
   uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
+  // Counts bytes a reader took through fd() or memory() rather than ReadAt (a FUSE splice),
+  // so bytes_read() stays true.
+  void CountExternalRead(uint64_t n) const { CountRead(n); }
 
  protected:
   virtual absl::Status DoRead(uint64_t offset, absl::Span<uint8_t> out,
@@ -130,6 +136,9 @@ class BufferByteSource final : public ByteSource {
   uint64_t size() const override { return bytes_.size(); }
   const std::string& name() const override { return name_; }
   const std::string& bytes() const { return bytes_; }
+  absl::Span<const uint8_t> memory() const override {
+    return {reinterpret_cast<const uint8_t*>(bytes_.data()), bytes_.size()};
+  }
 
  protected:
   absl::Status DoRead(uint64_t offset, absl::Span<uint8_t> out, absl::Time deadline) const override;

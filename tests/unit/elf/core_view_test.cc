@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kcorefs/base/status_macros.h"
 #include "tests/testing/core_builder.h"
 #include "tests/testing/status_matchers.h"
 
@@ -138,6 +139,55 @@ TEST_F(CoreViewTest, KcoreWithoutRoomForTheAliasSaysHowToLoadSymbols) {
   ASSERT_EQ(v->warnings().size(), 1u);
   EXPECT_NE(v->warnings()[0].find("symbol-file -o 0x200000 vmlinux"), std::string::npos)
       << v->warnings()[0];
+}
+
+// The pieces of a range cover it exactly, in order, cut at the end of the file, and read
+// (source bytes or zeros) to what ReadAt gives: across the header, a gap and data.
+TEST_F(CoreViewTest, PiecesCoverARangeAsReadAtReadsIt) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build("kcore", snap_));
+  ParsedView p(*v);
+  GElf_Phdr ram = p.phdr(3);
+  const uint64_t header_end = v->header().size();
+  for (auto [off, len] : std::vector<std::pair<uint64_t, uint64_t>>{
+           {0, header_end + 8192}, {header_end - 10, 20}, {ram.p_offset - 100, 300},
+           {ram.p_offset + ram.p_filesz - 50, 5000}, {v->size() - 10, 100}, {v->size(), 10}}) {
+    std::string assembled;
+    std::vector<Piece> pieces;
+    KCOREFS_ASSERT_OK(v->ForEachPiece(off, len, [&](const Piece& piece) {
+      pieces.push_back(piece);
+      std::string bytes(piece.length, '\0');
+      if (piece.source != nullptr) {
+        KCOREFS_RETURN_IF_ERROR(piece.source->ReadAt(
+            piece.source_offset, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size())));
+      }
+      assembled += bytes;
+      return absl::OkStatus();
+    }));
+    EXPECT_EQ(assembled.size(), v->Clip(off, len)) << off;
+    EXPECT_EQ(assembled, Read(*v, off, len)) << off;
+    for (const Piece& piece : pieces) EXPECT_GT(piece.length, 0u) << off;
+  }
+  // The header is memory; data comes from the dump file's fd.
+  std::vector<Piece> first;
+  KCOREFS_ASSERT_OK(v->ForEachPiece(0, ram.p_offset + 1, [&](const Piece& piece) {
+    first.push_back(piece);
+    return absl::OkStatus();
+  }));
+  ASSERT_GE(first.size(), 2u);
+  EXPECT_EQ(first.front().source->memory().size(), header_end);
+  EXPECT_TRUE(first.back().source->fd().has_value());
+  EXPECT_TRUE(first.back().source->memory().empty());
+}
+
+TEST_F(CoreViewTest, ForEachPieceStopsAtTheFirstError) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto v, CoreView::Build("vmcore", snap_));
+  int calls = 0;
+  absl::Status s = v->ForEachPiece(0, v->size(), [&](const Piece&) {
+    ++calls;
+    return absl::DataLossError("stop");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_F(CoreViewTest, VmcoreinfoViewIsTheServedText) {
