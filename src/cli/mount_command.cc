@@ -27,7 +27,8 @@ constexpr char kMountUsage[] =
     "  -s, --single-thread     serve one request at a time\n"
     "  -o OPT[,OPT...]         allow_other, uid=N, gid=N, mode=OCTAL (default 0400),\n"
     "                          nonempty, splice, nosplice, readahead=KIB, direct_io,\n"
-    "                          threads=N (default 16), clone_fd; any other\n"
+    "                          threads=N (default 16), clone_fd, timeout=SECONDS\n"
+    "                          (each read's deadline, default 30); any other\n"
     "                          KEY[=VALUE] is the backend's (`kcorefs backends`)\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
     "  -v, --verbose           more diagnostics\n"
@@ -54,6 +55,14 @@ bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts,
       opts.readahead_kib = n;
     } else if (o == "direct_io") {
       opts.direct_io = true;
+    } else if (absl::StartsWith(o, "timeout=")) {
+      double secs;
+      if (!absl::SimpleAtod(o.substr(8), &secs) || !(secs > 0) || secs > 86400) {
+        std::fprintf(stderr, "kcorefs mount: bad timeout \"%.*s\" (seconds, more than 0)\n",
+                     static_cast<int>(o.size() - 8), o.data() + 8);
+        return false;
+      }
+      opts.read_timeout_s = secs;
     } else if (o == "clone_fd") {
       opts.clone_fd = true;
     } else if (absl::StartsWith(o, "threads=")) {

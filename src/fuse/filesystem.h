@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "kcorefs/backends/backend.h"
 #include "kcorefs/base/log.h"
 #include "kcorefs/elf/core_view.h"
@@ -38,6 +39,9 @@ struct ReadPathOptions {
   // Shorter replies are copied: below 64 KiB a pread and a writev cost as much as a
   // splice, a vmsplice and three pipe moves (docs/performance.md, "Splice").
   uint64_t splice_min = 64 << 10;
+  // Every source read of a request is given this long (a remote that stops answering gives
+  // EIO then; local files are not interrupted, the kernel cannot cancel a pread).
+  absl::Duration read_timeout = absl::Seconds(30);
 };
 
 class Filesystem {

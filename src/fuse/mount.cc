@@ -224,6 +224,7 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
   read_path.splice = options.splice.value_or(true);
   if (read_path.splice) read_path.max_read = SpliceMaxRead();
   read_path.direct_io = options.direct_io;
+  read_path.read_timeout = absl::Seconds(options.read_timeout_s);
   const uint32_t readahead_kib = options.readahead_kib.value_or(4 * read_path.max_read / 1024);
   read_path.readahead = std::max(readahead_kib << 10, read_path.max_read);
   Filesystem fs(std::move(backend), owner, read_path);

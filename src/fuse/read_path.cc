@@ -95,6 +95,9 @@ struct ThreadState {
   std::vector<uint8_t> buf;
   std::vector<iovec> iov;
   ReplyPipe pipe;
+  // When the request being served must be answered by (ReadPathOptions::read_timeout):
+  // every source read of the request gets it.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 // A source this thread found it cannot splice from (its file type has no splice_read):
@@ -155,7 +158,7 @@ absl::Status ReadParts(const elf::CoreView& view, std::vector<Part>& parts,
   uint8_t* at = buf.data();
   for (Part& p : parts) {
     if (p.how != How::kRead) continue;
-    absl::Status s = p.source->ReadAt(p.source_offset, absl::MakeSpan(at, p.length));
+    absl::Status s = p.source->ReadAt(p.source_offset, absl::MakeSpan(at, p.length), State().deadline);
     if (!s.ok()) return base::Annotate(s, view.DescribeOffset(p.view_offset));
     p.how = How::kBuffered;
     p.mem = at;
@@ -167,7 +170,8 @@ absl::Status ReadParts(const elf::CoreView& view, std::vector<Part>& parts,
 // The whole range read into `buf` as one part (ReadAt: for ranges cut too fine).
 absl::Status ReadFlat(const elf::CoreView& view, uint64_t offset, uint64_t n, ThreadState& st) {
   if (st.buf.size() < n) st.buf.resize(n);
-  KCOREFS_ASSIGN_OR_RETURN(size_t got, view.ReadAt(offset, absl::MakeSpan(st.buf.data(), n)));
+  KCOREFS_ASSIGN_OR_RETURN(size_t got,
+                           view.ReadAt(offset, absl::MakeSpan(st.buf.data(), n), st.deadline));
   st.parts.assign(1, Part{How::kBuffered, st.buf.data(), got, nullptr, 0, offset});
   return absl::OkStatus();
 }
@@ -347,6 +351,7 @@ void CountSourceReads(const std::vector<Part>& parts) {
 void ReplyRead(fuse_req_t req, Filesystem& fs, const elf::CoreView& view, uint64_t offset,
                size_t size) {
   ThreadState& st = State();
+  st.deadline = absl::Now() + fs.read_path().read_timeout;
   const uint64_t n = view.Clip(offset, size);
   const bool splice = fs.read_path().splice && n >= fs.read_path().splice_min;
   absl::StatusOr<Reply> reply = PrepareLocked(fs, view, offset, n, splice, st);

@@ -32,6 +32,7 @@ struct MountOptions {
   bool direct_io = false;        // bypass the page cache for dump files too
   unsigned max_threads = 16;
   bool clone_fd = false;
+  double read_timeout_s = 30;     // -o timeout=SECONDS: each read's deadline
 };
 
 using BackendOpener = std::function<absl::StatusOr<std::unique_ptr<backends::Backend>>()>;

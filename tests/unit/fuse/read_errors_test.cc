@@ -80,7 +80,7 @@ class ReadErrorsTest : public ::testing::Test {
   // Mounts the test kernel with `status` as every RAM read's result.
   void Mount(absl::Status status) { MountWith(std::make_shared<FailingSource>(status, 1ull << 40)); }
   // Mounts the test kernel with every physical segment's bytes read from `failing`.
-  void MountWith(std::shared_ptr<const io::ByteSource> failing) {
+  void MountWith(std::shared_ptr<const io::ByteSource> failing, ReadPathOptions read_path = {}) {
     auto b = backends::OpenBackend(core_, {});
     ASSERT_TRUE(b.ok()) << b.status();
     auto snap = (*b)->Current();
@@ -92,7 +92,7 @@ class ReadErrorsTest : public ::testing::Test {
     ASSERT_TRUE(map.ok());
     swapped->map = std::move(*map);
     fs_ = std::make_unique<Filesystem>(std::make_unique<SwappedBackend>(swapped),
-                                       FileOwnership{0, 0, 0400});
+                                       FileOwnership{0, 0, 0400}, read_path);
     char arg0[] = "kcorefs", arg1[] = "-o", arg2[] = "ro,max_read=1048576";
     char* argv[] = {arg0, arg1, arg2};
     fuse_args args = FUSE_ARGS_INIT(3, argv);
@@ -187,10 +187,15 @@ TEST_F(ReadErrorsTest, AStalledSourceGivesEioOnTime) {
   auto stalled = testing::FaultByteSource::WithPattern(16 << 20, "stalled://stub");
   auto rule = stalled->Block(0, 16 << 20);
   io::DeadlineOptions opts;
-  opts.default_timeout = absl::Milliseconds(800);
+  // The decorator's own default would wait a minute: the mount's read deadline
+  // (-o timeout) is what ends the wait.
+  opts.default_timeout = absl::Seconds(60);
   auto guarded = io::DeadlineByteSource::Create(stalled, opts);
   ASSERT_TRUE(guarded.ok()) << guarded.status();
-  MountWith(*guarded);
+  ReadPathOptions read_path;
+  read_path.read_timeout = absl::Milliseconds(800);
+  read_path.splice = false;
+  MountWith(*guarded, read_path);
   uint64_t off = RamOffset();
   int fd = open((mnt_ + "/vmcore").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
