@@ -59,11 +59,7 @@ absl::Status RetryByteSource::DoReadMany(absl::Span<const ReadRequest> requests,
   // A failed batch is retried whole: which of its requests were filled is not known.
   absl::Status status =
       Retry(deadline, [&](absl::Time d) { return inner_->ReadMany(requests, d); });
-  if (status.ok()) {
-    uint64_t n = 0;
-    for (const ReadRequest& r : requests) n += r.out.size();
-    CountRead(n);
-  }
+  if (status.ok()) CountRead(requests);
   return status;
 }
 

@@ -40,11 +40,7 @@ absl::Status SerializedByteSource::DoReadMany(absl::Span<const ReadRequest> requ
   KCOREFS_RETURN_IF_ERROR(Acquire(deadline));
   absl::Status status = inner_->ReadMany(requests, deadline);
   Release();
-  if (status.ok()) {
-    uint64_t n = 0;
-    for (const ReadRequest& r : requests) n += r.out.size();
-    CountRead(n);
-  }
+  if (status.ok()) CountRead(requests);
   return status;
 }
 

@@ -96,6 +96,10 @@ class ByteSource {
   virtual absl::Status DoReadMany(absl::Span<const ReadRequest> requests,
                                   absl::Time deadline) const;
   void CountRead(uint64_t n) const { bytes_read_.fetch_add(n, std::memory_order_relaxed); }
+  // Counts every byte of a batch that was read whole.
+  void CountRead(absl::Span<const ReadRequest> requests) const {
+    for (const ReadRequest& r : requests) CountRead(r.out.size());
+  }
 
  private:
   mutable std::atomic<uint64_t> bytes_read_{0};
