@@ -147,7 +147,8 @@ uint32_t SpliceMaxRead() {
   if (grows) return kWant;
   auto text = io::ReadSmallFile("/proc/sys/fs/pipe-max-size", 64);
   uint32_t cap = 0;
-  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &cap) || cap < 2 * kSlack) {
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &cap) ||
+      cap < 2 * kSlack) {
     return kWant;
   }
   return std::min(kWant, (cap - kSlack) / 4096 * 4096);
@@ -262,7 +263,9 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
     return fail(absl::StrCat("cannot mount at ", options.mountpoint, ": is /dev/fuse usable?"));
   }
   // Before the loop answers INIT, which keeps the smaller of the two windows.
-  if (!fs.caps().bytes_volatile && !options.direct_io) SetReadahead(options.mountpoint, readahead_kib);
+  if (!fs.caps().bytes_volatile && !options.direct_io) {
+    SetReadahead(options.mountpoint, readahead_kib);
+  }
   if (absl::Status s = fs.backend().Start(); !s.ok()) {
     fuse_session_unmount(se.get());
     fuse_remove_signal_handlers(se.get());

@@ -2,10 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <sys/syscall.h>
 
 #include <atomic>
 #include <cerrno>
@@ -110,7 +109,9 @@ ThreadState& State() {
 }
 
 // A pipe buffer holds at most one page: the slots `len` bytes at `addr` take.
-uint64_t PagesTouched(uint64_t addr, uint64_t len) { return (addr % kPage + len + kPage - 1) / kPage; }
+uint64_t PagesTouched(uint64_t addr, uint64_t len) {
+  return (addr % kPage + len + kPage - 1) / kPage;
+}
 
 void AddGap(uint64_t length, uint64_t pos, std::vector<Part>& parts) {
   while (length > 0) {
@@ -176,15 +177,20 @@ absl::Status ReadFlat(const elf::CoreView& view, uint64_t offset, uint64_t n, Th
   return absl::OkStatus();
 }
 
+// The pipe slots a part takes.
+uint64_t SlotsOf(const Part& p) {
+  switch (p.how) {
+    case How::kSplice: return PagesTouched(p.source_offset, p.length);
+    case How::kRead: return PagesTouched(kPage - 1, p.length);  // its place is not known yet
+    default: return PagesTouched(reinterpret_cast<uintptr_t>(p.mem), p.length);
+  }
+}
+
 // Whether the parts fit the pipe, and the pipe libfuse sizes for the reply (it asks for
 // three pages more than the reply, rounded up to a power of two by the kernel).
 bool FitsPipes(const std::vector<Part>& parts, uint64_t n, size_t pipe_slots) {
   uint64_t slots = 0;
-  for (const Part& p : parts) {
-    if (p.how == How::kSplice) slots += PagesTouched(p.source_offset, p.length);
-    else if (p.how == How::kRead) slots += PagesTouched(kPage - 1, p.length);  // place not known yet
-    else slots += PagesTouched(reinterpret_cast<uintptr_t>(p.mem), p.length);
-  }
+  for (const Part& p : parts) slots += SlotsOf(p);
   uint64_t libfuse_slots = 1;
   while (libfuse_slots * kPage < 3 * kPage + 16 + n) libfuse_slots *= 2;
   return slots <= pipe_slots && slots + 1 <= libfuse_slots;
@@ -209,7 +215,8 @@ bool SplicePart(const Part& p, int pipe_fd) {
 bool VmspliceAll(std::vector<iovec>& iov, int pipe_fd) {
   size_t i = 0;
   while (i < iov.size()) {
-    ssize_t r = ::vmsplice(pipe_fd, &iov[i], std::min<size_t>(iov.size() - i, kMaxParts), SPLICE_F_NONBLOCK);
+    const size_t count = std::min<size_t>(iov.size() - i, kMaxParts);
+    ssize_t r = ::vmsplice(pipe_fd, &iov[i], count, SPLICE_F_NONBLOCK);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
     for (size_t done = static_cast<size_t>(r); done > 0;) {
@@ -309,9 +316,12 @@ absl::StatusOr<Reply> PrepareLocked(Filesystem& fs, const elf::CoreView& view, u
 }
 
 void ReplyFromMemory(fuse_req_t req, ThreadState& st) {
-  if (st.parts.size() <= 1) {
-    fuse_reply_buf(req, st.parts.empty() ? nullptr : reinterpret_cast<const char*>(st.parts[0].mem),
-                   st.parts.empty() ? 0 : st.parts[0].length);
+  if (st.parts.empty()) {
+    fuse_reply_buf(req, nullptr, 0);
+    return;
+  }
+  if (st.parts.size() == 1) {
+    fuse_reply_buf(req, reinterpret_cast<const char*>(st.parts[0].mem), st.parts[0].length);
     return;
   }
   st.iov.clear();
@@ -331,7 +341,8 @@ void ReplyFromPipe(fuse_req_t req, ThreadState& st, uint64_t n) {
 
 void ReplyFromSourceFd(fuse_req_t req, const Part& p) {
   fuse_bufvec bv = FUSE_BUFVEC_INIT(p.length);
-  bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY);
+  bv.buf[0].flags =
+      static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY);
   bv.buf[0].fd = *p.source->fd();
   bv.buf[0].pos = static_cast<off_t>(p.source_offset);
   fuse_reply_data(req, &bv, static_cast<fuse_buf_copy_flags>(0));
