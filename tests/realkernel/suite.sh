@@ -451,6 +451,7 @@ CHECKS=(readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb drgn-
 for s in "${SOURCES[@]}"; do for c in "${CHECKS[@]}"; do PLANNED+=("$s/$c"); done; done
 PLANNED+=(live/bytes-read dumps/kdump-zlib)
 source "$HERE/checks_kdump.sh"
+source "$HERE/checks_formats.sh"
 
 run_source_checks() {  # run_source_checks SRC [CHECK...] (default: all)
   local src=$1 c
@@ -529,6 +530,7 @@ done
 # g1's jiffies_64 at its ELF dump (crash, through kcorefs): the live value must be past it.
 DUMP_JIFFIES=$(sed -n 's/^jiffies_64 = \$[0-9]* = \([0-9]*\)$/\1/p' "$W/dump-vmcoreinfo/crash-b.out" 2>/dev/null)
 run_kdump_sources
+run_format_sources
 
 # Live: the guest's own kcorefs, through nbdkit on the virtio port.
 use_guest g1
