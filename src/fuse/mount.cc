@@ -169,7 +169,19 @@ int Serve(fuse_session* se, const MountOptions& options) {
 absl::Status CheckMountpoint(const std::string& path, bool nonempty) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
-    return base::ErrnoError(errno, absl::StrCat("mount point ", path, " (create it with mkdir)"));
+    const int err = errno;
+    // A FUSE mount whose daemon died (SIGKILL, a crash) stays mounted with nobody serving
+    // it: every access is ENOTCONN until it is unmounted.
+    if (err == ENOTCONN) {
+      return base::ErrnoError(err, absl::StrCat(
+          "mount point ", path, " is a dead FUSE mount (its daemon exited without unmounting); "
+          "run `fusermount3 -u ", path, "` (or, as root, `umount -l ", path,
+          "`), then mount again"));
+    }
+    if (err == ENOENT) {
+      return base::ErrnoError(err, absl::StrCat("mount point ", path, " (create it with mkdir)"));
+    }
+    return base::ErrnoError(err, absl::StrCat("mount point ", path));
   }
   if (!S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(
