@@ -262,6 +262,8 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
   fuse_args fargs = args.Get();
   std::unique_ptr<fuse_session, SessionDeleter> se(
       fuse_session_new(&fargs, &Filesystem::Operations(), sizeof(fuse_lowlevel_ops), &fs));
+  // Parsing copies the arguments it keeps into memory of its own (fargs.allocated).
+  fuse_opt_free_args(&fargs);
   if (!se) return fail("cannot create the FUSE session (see the message above)");
   fs.set_session(se.get());
   // A shell starts background jobs with SIGINT ignored, and libfuse keeps an ignored
