@@ -88,5 +88,21 @@ mount_tmpfs() {
   cleanup_fn "umount '$1' 2>/dev/null || umount -l '$1'"
 }
 
+# sparse_dir DIR SIZE: sets SPARSE_DIR to a directory that takes a sparse file of SIZE
+# bytes (a kcore-layout core or export is ~100 TiB of mostly holes): DIR itself when its
+# file system allows a file that large (XFS, btrfs, tmpfs), else a tmpfs mounted at DIR
+# (ext4 stops at 16 TiB). Never /dev/shm: a container's is 64 MB.
+sparse_dir() {
+  local dir=$1 size=$2
+  mkdir -p "$dir"
+  if ! truncate -s "$size" "$dir/.probe" 2>/dev/null; then
+    rm -f "$dir/.probe"
+    mount_tmpfs "$dir"
+    truncate -s "$size" "$dir/.probe" || fail "a tmpfs at $dir takes no sparse file of $size bytes"
+  fi
+  rm -f "$dir/.probe"
+  SPARSE_DIR=$dir
+}
+
 # A command that must finish within SECONDS, or the test fails (never hangs the suite).
 with_timeout() { local t=$1; shift; timeout --kill-after=5 "$t" "$@"; }
