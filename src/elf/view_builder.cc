@@ -1,8 +1,12 @@
 #include "elf/view_builder.h"
 
 #include <algorithm>
+#include <iterator>
 #include <optional>
+#include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "elf/elf_writer.h"
 #include "elf/prstatus.h"
@@ -61,6 +65,70 @@ bool Overlaps(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
   return a < b + b_size && b < a + a_size;
 }
 
+// A kcore PT_LOAD's file offset is its virtual address minus the direct-map base, so two
+// segments whose virtual ranges overlap (a corrupt or unaligned direct-map base, a
+// virtual-only segment inside RAM's direct-map addresses) would claim the same file bytes
+// and one would serve the other's bytes under its own addresses. Such a segment is left
+// out with a warning naming both; what is kept never overlaps.
+struct Claim {
+  uint64_t start;
+  uint64_t size;
+  std::string what;
+};
+
+std::string Describe(const Claim& c) {
+  return absl::StrCat(c.what, " [", Hex(c.start), ", ", Hex(c.start + c.size), ")");
+}
+
+// Warnings for dropped segments stop after this many (and say how many more).
+constexpr size_t kMaxDropWarnings = 8;
+
+class ClaimSet {
+ public:
+  explicit ClaimSet(std::vector<std::string>& warnings) : warnings_(warnings) {}
+  ~ClaimSet() {
+    if (dropped_ > kMaxDropWarnings) {
+      warnings_.push_back(absl::StrCat("kcore: ", dropped_ - kMaxDropWarnings,
+                                       " more overlapping segments left out"));
+    }
+  }
+  // The first claim `c` overlaps among `fixed` (a few) and `sorted` (sorted, disjoint).
+  const Claim* Conflict(const Claim& c) const {
+    for (const Claim& f : fixed) {
+      if (Overlaps(f.start, f.size, c.start, c.size)) return &f;
+    }
+    auto it = std::upper_bound(sorted.begin(), sorted.end(), c.start,
+                               [](uint64_t a, const Claim& k) { return a < k.start; });
+    if (it != sorted.begin() && std::prev(it)->start + std::prev(it)->size > c.start) return &*std::prev(it);
+    if (it != sorted.end() && it->start < c.start + c.size) return &*it;
+    return nullptr;
+  }
+  // Whether `c` may be placed; warns when it may not.
+  bool Admit(const Claim& c) {
+    if (!base::CheckedAdd(c.start, c.size)) return Drop(c, "wraps around the address space");
+    if (const Claim* other = Conflict(c)) {
+      return Drop(c, absl::StrCat("overlaps ", Describe(*other),
+                                  ", so both would claim the same kcore file bytes"));
+    }
+    return true;
+  }
+  std::vector<Claim> fixed;   // the image and its alias
+  std::vector<Claim> sorted;  // RAM, kept
+
+ private:
+  bool Drop(const Claim& c, absl::string_view why) {
+    if (++dropped_ <= kMaxDropWarnings) {
+      warnings_.push_back(absl::StrCat("kcore: ", Describe(c), " ", why, "; left out of kcore",
+                                       absl::StartsWith(c.what, "RAM")
+                                           ? " (the vmcore view still serves it by physical address)"
+                                           : ""));
+    }
+    return false;
+  }
+  std::vector<std::string>& warnings_;
+  size_t dropped_ = 0;
+};
+
 }  // namespace
 
 ViewBuilder::ViewBuilder(const ViewType& type, ViewLayout layout,
@@ -77,6 +145,7 @@ absl::StatusOr<std::shared_ptr<const CoreView>> ViewBuilder::Build() {
     case ViewLayout::kKcore: BuildKcore(); break;
     case ViewLayout::kVmcoreinfo: BuildVmcoreinfo(); break;
   }
+  if (!error_.ok()) return error_;
   return std::shared_ptr<const CoreView>(std::move(view_));
 }
 
@@ -158,28 +227,18 @@ void ViewBuilder::Finish(CoreHeaderWriter& writer) {
   ex[0] = Extent{0, view_->header_->size(), view_->header_.get(), 0};
   auto by_offset = [](const Extent& a, const Extent& b) { return a.offset < b.offset; };
   if (!std::is_sorted(ex.begin(), ex.end(), by_offset)) std::sort(ex.begin(), ex.end(), by_offset);
-  // Real kernels never give two segments the same file bytes, but a corrupt source could;
-  // the earlier extent wins so ReadAt's binary search stays valid. Done in place.
-  size_t kept = 0;
-  size_t dropped = 0;
-  for (size_t i = 0; i < ex.size(); ++i) {
-    Extent e = ex[i];
-    if (kept > 0 && e.offset < ex[kept - 1].end()) {
-      uint64_t cut = ex[kept - 1].end() - e.offset;
-      if (cut >= e.length) {
-        ++dropped;
-        continue;
-      }
-      e.offset += cut;
-      e.source_offset += cut;
-      e.length -= cut;
+  // The layouts place no two segments on the same file bytes (BuildKcore leaves out a
+  // segment that would overlap another). Should two extents still overlap, trimming one
+  // would serve one address's bytes under another's: the view is refused instead.
+  for (size_t i = 1; i < ex.size(); ++i) {
+    if (ex[i].offset < ex[i - 1].end()) {
+      error_ = absl::InternalError(absl::StrCat(
+          view_->name(), ": two pieces claim file offsets [", Hex(ex[i].offset), ", ",
+          Hex(std::min(ex[i].end(), ex[i - 1].end())), ") (from ", ex[i - 1].source->name(), " at ",
+          Hex(ex[i - 1].source_offset), " and from ", ex[i].source->name(), " at ",
+          Hex(ex[i].source_offset), "); the view is not served rather than serve wrong bytes"));
+      return;
     }
-    ex[kept++] = e;
-  }
-  ex.resize(kept);
-  if (dropped > 0) {
-    view_->warnings_.push_back(absl::StrCat(view_->name(), ": ", dropped,
-                                            " overlapping extents were dropped"));
   }
   view_->size_ = std::max<uint64_t>(size, view_->header_->size());
   // Merged extents can be far fewer than the segments reserved for.
@@ -244,6 +303,19 @@ void ViewBuilder::BuildKcore() {
         ") overlaps its runtime range, so it is not mapped twice; in gdb use: symbol-file -o ",
         Hex(f.kaslr_offset), " vmlinux"));
   }
+  ClaimSet claims(view_->warnings_);
+  claims.fixed.push_back({f.image.vaddr, f.image.size, "the kernel image"});
+  if (alias) claims.fixed.push_back({link, f.image.size, "the kernel image's link-time alias"});
+  // RAM first: its direct-map addresses are what the vmcore view serves too.
+  std::vector<const mem::Segment*> ram;
+  ram.reserve(snap_.map.physical().size());
+  for (const mem::Segment& s : snap_.map.physical()) {
+    Claim c{dm + s.start, s.size, absl::StrCat("RAM at physical ", Hex(s.start))};
+    if (dm + s.start < dm) c.start = ~uint64_t{0};  // wrapped: Admit refuses it
+    if (!claims.Admit(c)) continue;
+    claims.sorted.push_back(std::move(c));
+    ram.push_back(&s);
+  }
   std::vector<const mem::Segment*> virt;
   for (const mem::Segment& s : snap_.map.virtual_only()) {
     if (s.start < dm) {
@@ -253,15 +325,17 @@ void ViewBuilder::BuildKcore() {
     }
     if (alias && Overlaps(link, f.image.size, s.start, s.size)) {
       alias = false;
+      claims.fixed.pop_back();
       view_->warnings_.push_back(absl::StrCat(
           "kcore: the kernel image's link-time range overlaps the segment at ", Hex(s.start),
           "; in gdb use: symbol-file -o ", Hex(f.kaslr_offset), " vmlinux"));
     }
+    if (!claims.Admit({s.start, s.size, "virtual-only segment"})) continue;
     virt.push_back(&s);
   }
   std::vector<std::pair<uint64_t, uint64_t>> parts = ImageParts();
   size_t image_loads = std::max<size_t>(parts.size(), 1) * (alias ? 2 : 1);
-  size_t phnum = 1 + image_loads + virt.size() + snap_.map.physical().size();
+  size_t phnum = 1 + image_loads + virt.size() + ram.size();
   CoreHeaderWriter writer(f.arch->e_machine, phnum, Notes());
   ReserveExtents(phnum);
   uint64_t data = AlignUp(writer.notes_end(), page_);
@@ -287,10 +361,10 @@ void ViewBuilder::BuildKcore() {
     AddExtent(offset_of(s->start), s->data_size, s->source.get(), s->source_offset);
     writer.Add(Load(offset_of(s->start), s->start, mem::kNoAddr, s->size, s->size, page_));
   }
-  for (const mem::Segment& s : snap_.map.physical()) {
-    uint64_t va = dm + s.start;
-    AddExtent(offset_of(va), s.data_size, s.source.get(), s.source_offset);
-    writer.Add(Load(offset_of(va), va, s.start, s.size, s.size, page_));
+  for (const mem::Segment* s : ram) {
+    uint64_t va = dm + s->start;
+    AddExtent(offset_of(va), s->data_size, s->source.get(), s->source_offset);
+    writer.Add(Load(offset_of(va), va, s->start, s->size, s->size, page_));
   }
   Finish(writer);
 }

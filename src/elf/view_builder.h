@@ -50,6 +50,7 @@ class ViewBuilder {
   ViewLayout layout_;
   const backends::Snapshot& snap_;
   uint64_t page_;
+  absl::Status error_;  // set by Finish when the extents it was given overlap
 };
 
 }  // namespace kcorefs::elf

@@ -1,5 +1,9 @@
 #include "kcorefs/kernel/kernel_facts.h"
 
+#include <algorithm>
+#include <iterator>
+
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "kcorefs/base/errors.h"
@@ -50,6 +54,26 @@ absl::StatusOr<Vmcoreinfo> FindVmcoreinfo(const mem::MemoryMap& map, const Kerne
   return ScanMemory(map, *hints.arch, origin);
 }
 
+// A derivation that failed on a truncated source says so: when the address it could not
+// read lies in the part the file lacks, that is the cause; otherwise the cut is named as
+// a likely one. Code and payloads are kept.
+absl::Status PointAtTruncation(const absl::Status& status, const KernelHints& hints) {
+  if (status.ok() || !hints.truncation.has_value()) return status;
+  const Truncation& t = *hints.truncation;
+  std::string cut = absl::StrCat("the truncated ", t.source, " (cut at ", t.file_size, " of ",
+                                 t.described, " bytes)");
+  std::optional<uint64_t> addr = base::FaultAddress(status);
+  std::string why =
+      addr.has_value() && t.Missing(*addr)
+          ? absl::StrCat("physical ", Hex(*addr), " is in the part missing from ", cut,
+                         "; mount the complete dump")
+          : absl::StrCat("this may be caused by ", cut);
+  absl::Status out(status.code(), absl::StrCat(status.message(), ": ", why));
+  status.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
+
 void TakeLayout(KernelLayout layout, KernelFacts& f) {
   f.kaslr_offset = layout.kaslr_offset;
   f.phys_base = layout.phys_base;
@@ -62,6 +86,17 @@ void TakeLayout(KernelLayout layout, KernelFacts& f) {
 
 }  // namespace
 
+std::string Truncation::Headline() const {
+  return absl::StrCat(source, " is truncated: headers describe ", described,
+                      " bytes, the file has ", file_size);
+}
+
+bool Truncation::Missing(uint64_t paddr) const {
+  auto it = std::upper_bound(missing_phys.begin(), missing_phys.end(), paddr,
+                             [](uint64_t a, const std::pair<uint64_t, uint64_t>& r) { return a < r.first; });
+  return it != missing_phys.begin() && paddr < std::prev(it)->second;
+}
+
 absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const KernelHints& hints,
                                               const DeriveOptions& options) {
   if (hints.arch == nullptr) return absl::InvalidArgumentError("unknown architecture");
@@ -71,7 +106,9 @@ absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const K
   KernelFacts f;
   f.arch = hints.arch;
   f.cpus = hints.cpus;
-  KCOREFS_ASSIGN_OR_RETURN(f.vmcoreinfo, FindVmcoreinfo(map, hints, options, &f.vmcoreinfo_origin));
+  auto vmcoreinfo = FindVmcoreinfo(map, hints, options, &f.vmcoreinfo_origin);
+  if (!vmcoreinfo.ok()) return PointAtTruncation(vmcoreinfo.status(), hints);
+  f.vmcoreinfo = std::move(*vmcoreinfo);
   std::vector<std::string> missing = f.vmcoreinfo.Missing(f.arch->required_vmcoreinfo_keys);
   if (!missing.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -79,15 +116,16 @@ absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const K
         "; pass the kernel's complete text with --vmcoreinfo FILE"));
   }
   f.osrelease = *f.vmcoreinfo.Get("OSRELEASE");
-  KCOREFS_ASSIGN_OR_RETURN(
-      KernelLayout layout,
-      f.arch->DeriveLayout({map, f.vmcoreinfo, f.vmcoreinfo_origin, hints.direct_map_base, hints.image}));
-  TakeLayout(std::move(layout), f);
+  auto layout =
+      f.arch->DeriveLayout({map, f.vmcoreinfo, f.vmcoreinfo_origin, hints.direct_map_base, hints.image});
+  if (!layout.ok()) return PointAtTruncation(layout.status(), hints);
+  TakeLayout(std::move(*layout), f);
   // The image must be readable physically; the vmcore view serves it from there.
   absl::Status covered = map.ResolvePhys(f.image.paddr, f.image.size, [](const mem::Piece&) {});
   if (!covered.ok()) {
     f.warnings.push_back(absl::StrCat("kernel image [", Hex(f.image.paddr), ", +", Hex(f.image.size),
-                                      ") is not wholly in the source: ", covered.message()));
+                                      ") is not wholly in the source: ",
+                                      PointAtTruncation(covered, hints).message()));
   }
   return f;
 }

@@ -109,6 +109,7 @@ absl::StatusOr<std::vector<Note>> ParseNotes(absl::string_view notes) {
     while (!n.name.empty() && n.name.back() == '\0') n.name.pop_back();
     n.type = type;
     n.desc = std::string(notes.substr(desc_off, descsz));
+    n.offset = off;
     out.push_back(std::move(n));
     off = next;
   }

@@ -6,6 +6,7 @@
 #include <vector>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "kcorefs/base/checked_math.h"
@@ -122,16 +123,47 @@ class Scanner {
     const uint64_t first = base::AlignDown(*rounded, page);
     const uint64_t end = s.start + held;  // within the segment, which cannot wrap
     const uint64_t batch = BatchSize(*s.source);
-    for (uint64_t pa = first; pa < end && end - pa >= kHeadSize; pa += std::min(batch, end - pa)) {
-      uint64_t len = std::min(batch, end - pa);
-      if (bounded_) {
-        if (budget_ < len) return std::nullopt;  // every byte the sources hold was read
-        budget_ -= len;
+    for (const auto& [from, to] : DataRanges(s, first, end)) {
+      for (uint64_t pa = from; pa < to && to - pa >= kHeadSize; pa += std::min(batch, to - pa)) {
+        uint64_t len = std::min(batch, to - pa);
+        if (bounded_) {
+          if (budget_ < len) return std::nullopt;  // every byte the sources hold was read
+          budget_ -= len;
+        }
+        KCOREFS_ASSIGN_OR_RETURN(auto hit, ScanBatch(s, pa, len));
+        if (hit.has_value()) return hit;
       }
-      KCOREFS_ASSIGN_OR_RETURN(auto hit, ScanBatch(s, pa, len));
-      if (hit.has_value()) return hit;
     }
     return std::nullopt;
+  }
+
+  // The page-aligned physical ranges within [first, end) of `s` whose source bytes may be
+  // data. Holes and recorded zeros (a sparse file's unwritten part, an excluded page) hold
+  // no note, so a header that claims a terabyte of RAM over a sparse file of a few pages
+  // costs a few pages, not a terabyte of reads of zeros. A source that cannot say is all
+  // data.
+  std::vector<std::pair<uint64_t, uint64_t>> DataRanges(const mem::Segment& s, uint64_t first,
+                                                        uint64_t end) const {
+    const uint64_t page = options_.page_size;
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    if (first >= end) return out;
+    const uint64_t base_off = s.source_offset + (first - s.start);  // held bytes fit
+    auto extents = s.source->Extents(base_off, end - first);
+    if (!extents.ok()) return {{first, end}};
+    for (const io::SourceExtent& e : *extents) {
+      if (e.kind != io::ExtentKind::kData || e.length == 0) continue;
+      if (e.offset < base_off || e.offset - base_off >= end - first) continue;  // outside: ignored
+      uint64_t lo = first + (e.offset - base_off);
+      uint64_t hi = lo + std::min(e.length, end - lo);
+      lo = base::AlignDown(lo, page);
+      hi = std::min(end, base::AlignUp(hi, page));  // end - lo < 2^64 - page: no wrap
+      if (!out.empty() && lo <= out.back().second) {
+        out.back().second = std::max(out.back().second, hi);
+      } else {
+        out.emplace_back(lo, hi);
+      }
+    }
+    return out;
   }
 
   // Reads [pa, pa + len) of `s` with one ReadMany() and looks at each page start.

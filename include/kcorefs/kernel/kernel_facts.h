@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -17,6 +18,20 @@
 
 namespace kcorefs::kernel {
 
+// A source shorter than its own headers say. Derivation errors that trip over the
+// missing part name it, so the user learns the dump is cut rather than corrupt.
+struct Truncation {
+  std::string source;          // the source's name
+  uint64_t described = 0;      // bytes the headers describe (the largest offset + size)
+  uint64_t file_size = 0;      // bytes the source has
+  // Physical ranges [first, second) the headers place in the missing part, sorted.
+  std::vector<std::pair<uint64_t, uint64_t>> missing_phys;
+  // "SOURCE is truncated: headers describe N bytes, the file has M".
+  std::string Headline() const;
+  // Whether `paddr` is in one of missing_phys.
+  bool Missing(uint64_t paddr) const;
+};
+
 // What a backend learned from its source's own format, before any derivation.
 struct KernelHints {
   const Arch* arch = nullptr;
@@ -26,6 +41,7 @@ struct KernelHints {
   std::optional<ImageRange> image;          // the source's kernel-image segment
   // CPUs whose registers the source really holds, in CPU order.
   std::vector<CpuState> cpus;
+  std::optional<Truncation> truncation;     // set when the source is shorter than described
 };
 
 struct KernelFacts {

@@ -47,6 +47,7 @@ struct Note {
   std::string name;
   uint32_t type = 0;
   std::string desc;
+  uint64_t offset = 0;  // of the note's header in the bytes ParseNotes was given
 };
 absl::StatusOr<std::vector<Note>> ParseNotes(absl::string_view notes);
 // Serialises notes with 4-byte padding.

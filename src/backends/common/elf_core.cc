@@ -6,9 +6,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cstddef>
 #include <iterator>
+#include <limits>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
@@ -61,10 +66,15 @@ void TakePrstatus(const std::string& path, absl::string_view desc, int cpu, ElfC
   if (state->HasRegisters()) out.hints.cpus.push_back(std::move(*state));
 }
 
-// Adds the notes of one PT_NOTE to the hints. `prstatus_seen` counts NT_PRSTATUS notes
-// across all PT_NOTEs.
+// What the notes of all PT_NOTEs have given so far.
+struct NotesState {
+  int prstatus_seen = 0;  // NT_PRSTATUS notes across all PT_NOTEs
+  std::optional<uint64_t> vmcoreinfo_offset;  // file offset of the VMCOREINFO note taken
+};
+
+// Adds the notes of one PT_NOTE (at file offset `offset`) to the hints.
 absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_view bytes,
-                       int* prstatus_seen, ElfCoreContents& out) {
+                       NotesState& state, ElfCoreContents& out) {
   auto notes = kernel::ParseNotes(bytes);
   if (!notes.ok()) {
     return absl::InvalidArgumentError(
@@ -72,10 +82,23 @@ absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_vi
   }
   for (kernel::Note& n : *notes) {
     if (n.name == "VMCOREINFO" && n.type == 0) {
+      // The kernel writes one. Of two, the first is kept, as makedumpfile and crash read
+      // the first they find; the user is told, since either may be the wrong one.
+      uint64_t at = offset + n.offset;
+      if (state.vmcoreinfo_offset.has_value()) {
+        bool same = *out.hints.vmcoreinfo == n.desc;
+        out.warnings.push_back(absl::StrCat(
+            path, ": two VMCOREINFO notes, at file offsets ", Hex(*state.vmcoreinfo_offset), " and ",
+            Hex(at), same ? " (the same text)" : " (different texts)", "; using the first, at ",
+            Hex(*state.vmcoreinfo_offset),
+            same ? "" : "; pass the right one with --vmcoreinfo FILE if it is not"));
+        continue;
+      }
+      state.vmcoreinfo_offset = at;
       out.hints.vmcoreinfo = std::move(n.desc);
       out.hints.vmcoreinfo_origin = absl::StrCat("VMCOREINFO note of ", path);
     } else if (n.name == "CORE" && n.type == NT_PRSTATUS) {
-      TakePrstatus(path, n.desc, (*prstatus_seen)++, out);
+      TakePrstatus(path, n.desc, state.prstatus_seen++, out);
     } else if (n.name == "CORE" && n.type == NT_TASKSTRUCT) {
       out.has_taskstruct = true;
     }
@@ -85,26 +108,42 @@ absl::Status TakeNotes(const std::string& path, uint64_t offset, absl::string_vi
   return absl::OkStatus();
 }
 
+// What the program headers describe beyond the end of the file.
+struct Cut {
+  uint64_t described = 0;  // the largest p_offset + p_filesz (saturating)
+  std::vector<std::pair<uint64_t, uint64_t>> missing_phys;
+  size_t segments = 0;     // PT_LOADs with data past the end
+  std::vector<std::string> details;  // the first few of them, for the warning
+};
+// A core of 100,000 segments cut early would otherwise print 100,000 lines.
+constexpr size_t kMaxCutDetails = 4;
+
 // Sorts one PT_LOAD into RAM, kernel image or virtual-only by the architecture's address
 // space, clamping it to the file.
-absl::Status Classify(const std::string& path, size_t index, const Elf64_Phdr& ph,
-                      uint64_t file_size, const std::shared_ptr<const io::ByteSource>& file,
-                      Classified& c, ElfCoreContents& out) {
+absl::Status Classify(size_t index, const Elf64_Phdr& ph, uint64_t file_size,
+                      const std::shared_ptr<const io::ByteSource>& file, Classified& c, Cut& cut,
+                      ElfCoreContents& out) {
   uint64_t data = ph.p_filesz;
   if (ph.p_offset >= file_size) {
     data = 0;
   } else if (!base::RangeWithin(ph.p_offset, ph.p_filesz, file_size)) {
     data = file_size - ph.p_offset;
   }
-  if (data < ph.p_filesz) {
-    out.warnings.push_back(absl::StrCat(
-        path, ": PT_LOAD[", index, "] (paddr ", Hex(ph.p_paddr), ", vaddr ", Hex(ph.p_vaddr),
-        ") has ", Hex(ph.p_filesz), " bytes at file offset ", Hex(ph.p_offset),
-        " but the file ends at ", Hex(file_size), ": the dump is truncated; serving the ",
-        Hex(data), " bytes that exist and leaving the rest out (reads there fail cleanly)"));
-  }
   KCOREFS_ASSIGN_OR_RETURN(kernel::SegmentClass kind,
                            out.hints.arch->ClassifySegment(ph.p_vaddr, ph.p_paddr));
+  if (data < ph.p_filesz) {
+    ++cut.segments;
+    if (cut.details.size() < kMaxCutDetails) {
+      cut.details.push_back(absl::StrCat(
+          "PT_LOAD[", index, "] (paddr ", Hex(ph.p_paddr), ", vaddr ", Hex(ph.p_vaddr), ") has ",
+          Hex(data), " of its ", Hex(ph.p_filesz), " bytes at file offset ", Hex(ph.p_offset)));
+    }
+    // Virtual-only segments have no physical address to name in a later error.
+    if (ph.p_paddr != kNoAddr && kind != kernel::SegmentClass::kVirtualOnly &&
+        kind != kernel::SegmentClass::kUnaddressable) {
+      cut.missing_phys.emplace_back(ph.p_paddr + data, ph.p_paddr + ph.p_filesz);  // checked by caller
+    }
+  }
   // The layout facts in a header hold even when its data is missing.
   if (kind == kernel::SegmentClass::kDirectMapRam && !out.hints.direct_map_base.has_value()) {
     out.hints.direct_map_base = ph.p_vaddr - ph.p_paddr;
@@ -132,6 +171,30 @@ absl::Status Classify(const std::string& path, size_t index, const Elf64_Phdr& p
       break;
   }
   return absl::OkStatus();
+}
+
+// Records a cut: the headline goes first among the warnings (everything after may follow
+// from it), the segments it cut after it, and the hints carry it so that derivation
+// errors can point back at it.
+void TakeCut(const std::string& path, uint64_t file_size, Cut cut, ElfCoreContents& out) {
+  kernel::Truncation t{path, cut.described, file_size, std::move(cut.missing_phys)};
+  std::sort(t.missing_phys.begin(), t.missing_phys.end());
+  std::string detail = absl::StrCat(path, ": ", cut.segments, " PT_LOAD", cut.segments == 1 ? " reaches" : "s reach",
+                                    " past the end of the file (", Hex(file_size), "): ",
+                                    absl::StrJoin(cut.details, "; "));
+  if (cut.segments > cut.details.size()) {
+    absl::StrAppend(&detail, "; and ", cut.segments - cut.details.size(), " more");
+  }
+  absl::StrAppend(&detail,
+                  ". Only the bytes the file has are served; the rest is left out of the views "
+                  "(consumers report those addresses as not present; no read returns zeros for "
+                  "them)");
+  std::vector<std::string> first = {
+      absl::StrCat(t.Headline(), " (", Hex(t.described), " vs ", Hex(file_size),
+                   "); serving what is there"),
+      std::move(detail)};
+  out.warnings.insert(out.warnings.begin(), first.begin(), first.end());
+  out.hints.truncation = std::move(t);
 }
 
 // Kernel-image segments duplicate RAM in kdump and kcore layouts; they join the physical
@@ -166,6 +229,21 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
   if (ident.size() < EI_NIDENT) return ElfError(path, "not an ELF file (shorter than an ELF header)");
   KCOREFS_RETURN_IF_ERROR(
       file->ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(ident.data()), ident.size())));
+  // The byte order is checked before libelf converts the header: read in the wrong order,
+  // every field is nonsense ("ELF type 1024").
+  if (std::memcmp(ident.data(), ELFMAG, SELFMAG) == 0) {
+    const auto data = static_cast<uint8_t>(ident[EI_DATA]);
+    if (data == ELFDATA2MSB) {
+      return absl::UnimplementedError(absl::StrCat(
+          path, ": big-endian ELF (ELFDATA2MSB in e_ident[EI_DATA] at offset 0x5): not supported; "
+                "kcorefs reads little-endian cores (x86_64, aarch64)"));
+    }
+    if (data != ELFDATA2LSB) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": e_ident[EI_DATA] at offset 0x5 is ", data,
+          ", neither little-endian (1) nor big-endian (2); the ELF header is corrupt"));
+    }
+  }
   elf_version(EV_CURRENT);
   ElfPtr elf(elf_memory(ident.data(), ident.size()));
   if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return ElfError(path, "not an ELF file");
@@ -178,6 +256,18 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
     return absl::InvalidArgumentError(absl::StrCat(path, ": ELF type ", eh.e_type,
                                                    " is not ET_CORE; give a core dump, not a "
                                                    "vmlinux or program"));
+  }
+  // The table is read as Elf64_Phdr records; any other stride would misread every header.
+  if (eh.e_ehsize != sizeof(Elf64_Ehdr)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": e_ehsize (at offset ", Hex(offsetof(Elf64_Ehdr, e_ehsize)), ") is ", eh.e_ehsize,
+        ", not ", sizeof(Elf64_Ehdr), " (an ELF64 header); the ELF header is corrupt"));
+  }
+  if (eh.e_phentsize != sizeof(Elf64_Phdr)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": e_phentsize (at offset ", Hex(offsetof(Elf64_Ehdr, e_phentsize)), ") is ",
+        eh.e_phentsize, ", not ", sizeof(Elf64_Phdr),
+        " (an ELF64 program header); the ELF header is corrupt"));
   }
   ElfCoreContents out;
   // Refused before anything is sorted by an address space kcorefs does not know.
@@ -212,11 +302,10 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
         path, ": ", phnum, " program headers at offset ", Hex(eh.e_phoff),
         " do not fit in the file (size ", Hex(file_size), "); the header is corrupt or truncated"));
   }
-  if (eh.e_ident[EI_DATA] != ELFDATA2LSB) {
-    return absl::UnimplementedError(absl::StrCat(path, ": big-endian cores are not supported"));
-  }
   Classified c;
-  int prstatus_seen = 0;
+  NotesState notes;
+  Cut cut;
+  cut.described = std::max<uint64_t>(sizeof(Elf64_Ehdr), eh.e_phoff + *table_end);  // both fit
   c.ram.reserve(phnum);  // one allocation instead of log2(phnum) growing copies
   // libelf validated the ELF header and counted the program headers (PN_XNUM included);
   // the table itself is read in bounded chunks of native Elf64_Phdr (little-endian on a
@@ -254,7 +343,7 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
       std::string bytes(ph.p_filesz, '\0');
       KCOREFS_RETURN_IF_ERROR(
           file->ReadAt(ph.p_offset, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size())));
-      KCOREFS_RETURN_IF_ERROR(TakeNotes(path, ph.p_offset, bytes, &prstatus_seen, out));
+      KCOREFS_RETURN_IF_ERROR(TakeNotes(path, ph.p_offset, bytes, notes, out));
     } else if (ph.p_type == PT_LOAD) {
       auto end = base::CheckedAdd(ph.p_paddr == kNoAddr ? ph.p_vaddr : ph.p_paddr, ph.p_memsz);
       bool phys_ok = ph.p_paddr == kNoAddr ||
@@ -264,9 +353,12 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
             path, ": PT_LOAD[", i, "] is absurd (paddr ", Hex(ph.p_paddr), ", vaddr ", Hex(ph.p_vaddr),
             ", filesz ", Hex(ph.p_filesz), ", memsz ", Hex(ph.p_memsz), "); the header is corrupt"));
       }
-      KCOREFS_RETURN_IF_ERROR(Classify(path, i, ph, file_size, file, c, out));
+      cut.described = std::max(cut.described, base::CheckedAdd(ph.p_offset, ph.p_filesz)
+                                                   .value_or(std::numeric_limits<uint64_t>::max()));
+      KCOREFS_RETURN_IF_ERROR(Classify(i, ph, file_size, file, c, cut, out));
     }
   }
+  if (cut.segments > 0) TakeCut(path, file_size, std::move(cut), out);
   auto map = mem::MemoryMap::Create(MergePhysical(c), std::move(c.virt));
   if (!map.ok()) {
     return absl::InvalidArgumentError(

@@ -8,7 +8,14 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(const std::string&
                                                               SnapshotParts parts,
                                                               const kernel::DeriveOptions& derive) {
   auto facts = kernel::DeriveKernelFacts(parts.map, parts.hints, derive);
-  if (!facts.ok()) return base::Annotate(facts.status(), source);
+  if (!facts.ok()) {
+    // A cut file is said to be cut first: what failed after follows from it.
+    absl::Status failed = base::Annotate(facts.status(), source);
+    if (parts.hints.truncation.has_value()) {
+      failed = base::Annotate(failed, parts.hints.truncation->Headline());
+    }
+    return failed;
+  }
   auto snap = std::make_shared<Snapshot>();
   snap->epoch = parts.epoch;
   snap->mtime = parts.mtime;
