@@ -75,6 +75,7 @@ absl::StatusOr<std::shared_ptr<const CoreView>> ViewBuilder::Build() {
     case ViewLayout::kVmcore: BuildVmcore(); break;
     case ViewLayout::kKcore: BuildKcore(); break;
     case ViewLayout::kVmcoreinfo: BuildVmcoreinfo(); break;
+    case ViewLayout::kCoreimage: BuildCoreimage(); break;
   }
   return std::shared_ptr<const CoreView>(std::move(view_));
 }
