@@ -152,7 +152,17 @@ void ViewBuilder::BuildCoreimage() {
       sh.sh_addralign = 1;
       Append(trailer, sh);
     };
-    section("vmcoreinfo", 0, header.size(), ri.vmcoreinfo.data_size, ri.vmcoreinfo.size);
+    // The notes as a SHT_NOTE section: with section headers present, eu-readelf -n reads
+    // notes from sections, not from PT_NOTE.
+    Elf64_Phdr note;
+    std::memcpy(&note, header.data() + phoff, sizeof(note));
+    Elf64_Shdr notes{};
+    notes.sh_name = name_of("vmcoreinfo");
+    notes.sh_type = SHT_NOTE;
+    notes.sh_offset = note.p_offset;
+    notes.sh_size = note.p_filesz;
+    notes.sh_addralign = 4;
+    Append(trailer, notes);
     for (uint64_t i = 0; i < n; ++i) {
       const backends::ImageRegion& r = ri.regions[i];
       std::string name = r.name.empty() ? absl::StrCat("region", r.id) : r.name;
