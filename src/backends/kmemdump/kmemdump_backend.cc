@@ -820,7 +820,9 @@ class KmemdumpBackend final : public Backend {
   absl::string_view name() const override { return "kmemdump"; }
   const std::string& source() const override { return source_; }
   Capabilities capabilities() const override {
-    return Capabilities{.bytes_volatile = false, .map_volatile = watch_.valid(),
+    // A watched directory is served without the page cache: it is one per inode, so pages
+    // a new epoch's open brought in would be seen by handles still on the old epoch.
+    return Capabilities{.bytes_volatile = watch_.valid(), .map_volatile = watch_.valid(),
                         .threads = ThreadModel::kParallel, .fd_backed = true};
   }
   uint64_t bytes_read() const override {
