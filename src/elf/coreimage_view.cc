@@ -8,6 +8,7 @@
 // the regions concatenated in order.
 #include <elf.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -99,12 +100,24 @@ void ViewBuilder::BuildCoreimage() {
   view_->extents_.reserve(n + 3);
   view_->extents_.push_back(Extent{0, 0, nullptr, 0});  // the header, set below
   uint64_t offset = header.size();
-  AddExtent(offset, ri.vmcoreinfo.data_size, ri.vmcoreinfo.source.get(), ri.vmcoreinfo.source_offset);
-  offset += ri.vmcoreinfo.size;
+  const uint64_t vmci = std::min<uint64_t>(ri.vmcoreinfo.size, uint32_t{0xffffffff});
+  AddExtent(offset, std::min(ri.vmcoreinfo.data_size, vmci), ri.vmcoreinfo.source.get(),
+            ri.vmcoreinfo.source_offset);
+  offset += vmci;
   std::vector<uint64_t> offsets;
   offsets.reserve(n);
+  // Sizes come from a header region; a layout past 2^62 bytes (a hostile p_memsz) would
+  // wrap the offsets, so such regions are served as empty holes.
+  constexpr uint64_t kLayoutLimit = uint64_t{1} << 62;
   for (uint64_t i = 0; i < n; ++i) {
-    const backends::ImageRegion& r = ri.regions[i];
+    backends::ImageRegion r = ri.regions[i];
+    if (r.size > kLayoutLimit - offset) {
+      view_->warnings_.push_back(absl::StrCat("coreimage: region ", r.name, " (", r.size,
+                                              " bytes) does not fit the file; left empty"));
+      r.size = 0;
+      r.source = nullptr;
+    }
+    r.data_size = std::min(r.data_size, r.size);
     Elf64_Phdr ph{};
     ph.p_type = PT_LOAD;
     ph.p_flags = r.flags;
