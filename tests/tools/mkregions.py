@@ -12,7 +12,7 @@ VMCOREINFO text padded to 4 bytes, every file ALIGN(size, 4) bytes as Qualcomm's
 driver saves it.
 
 Usage: mkregions.py CORE_DIR OUT_DIR [--metadata none|dump_info|load_cmm|manifest|all]
-         [--no-header] [--drop NAME]... [--filler N] [--concat FILE] [--minidump-elf FILE
+         [--no-header] [--drop NAME]... [--filler N [--filler-size BYTES]] [--concat FILE] [--minidump-elf FILE
          [--skip NAME]] [--encrypted] [--info FILE]
 --concat writes the region files concatenated in id order (what users `cat`), --info a JSON
 description of the set (per region: id, name, file, paddr, vaddr, size, offset in the
@@ -109,7 +109,10 @@ def main():
     ap.add_argument("--metadata", default="none", choices=["none", "dump_info", "load_cmm", "manifest", "all"])
     ap.add_argument("--no-header", action="store_true", help="leave out md_KELF1.BIN (needs metadata)")
     ap.add_argument("--drop", action="append", default=[], metavar="NAME", help="leave out this region's file")
-    ap.add_argument("--filler", type=int, default=0, metavar="N", help="N more 64-byte regions of RAM")
+    ap.add_argument("--filler", type=int, default=0, metavar="N", help="N more regions of RAM")
+    ap.add_argument("--filler-size", type=int, default=64, metavar="BYTES",
+                    help="size of each --filler region (default 64; above 4096 they are laid "
+                         "out back to back from 64 MiB)")
     ap.add_argument("--slots", type=int, default=MAX_NUM_ENTRIES)
     ap.add_argument("--concat", help="also write the files concatenated in id order")
     ap.add_argument("--minidump-elf", help="also write a QDL-assembled minidump.elf")
@@ -155,8 +158,11 @@ def main():
         ("image_end", int(cm["markers"]["image_end"]["vaddr"], 16), 30),
     ]
     for i in range(a.filler):
-        pa = 0x2000000 + i * 0x1000
-        regions.append(("fill%d" % i, dm + pa, 64))
+        if a.filler_size <= 0x1000:
+            pa = 0x4800000 + i * 0x1000
+        else:
+            pa = 0x4000000 + i * align4(a.filler_size)
+        regions.append(("fill%d" % i, dm + pa, a.filler_size))
 
     os.makedirs(a.out_dir, exist_ok=True)
     vmci_region = vmcoreinfo + bytes(align4(len(vmcoreinfo)) - len(vmcoreinfo))

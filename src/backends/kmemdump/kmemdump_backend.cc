@@ -13,6 +13,9 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <mutex>
+#include <thread>
+#include <atomic>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -76,6 +79,50 @@ absl::StatusOr<Listing> ListDirectory(const std::string& dir) {
   return out;
 }
 
+// A region file opened on its first read, not at mount: mounting a 10,000-file set then
+// costs one stat per file (docs/performance.md). Start() opens them all in the background,
+// so a file removed later still serves the handles of the epoch that had it.
+class LazyFileSource final : public io::ByteSource {
+ public:
+  LazyFileSource(std::string path, uint64_t size) : path_(std::move(path)), size_(size) {}
+  uint64_t size() const override { return size_; }
+  const std::string& name() const override { return path_; }
+  std::optional<int> fd() const override {
+    auto f = File();
+    if (!f.ok()) return std::nullopt;
+    return (*f)->fd();
+  }
+  absl::Status Prefetch() const { return File().status(); }
+  uint64_t read_bytes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bytes_read() + (file_ ? file_->bytes_read() : 0);
+  }
+
+ protected:
+  absl::Status DoRead(uint64_t offset, absl::Span<uint8_t> out, absl::Time deadline) const override {
+    KCOREFS_ASSIGN_OR_RETURN(auto f, File());
+    if (!base::RangeWithin(offset, out.size(), size_)) {
+      return absl::OutOfRangeError(absl::StrCat(path_, ": read of ", out.size(), " bytes at ",
+                                                Hex(offset), " past its ", size_, " bytes at mount"));
+    }
+    return f->ReadAt(offset, out, deadline);
+  }
+
+ private:
+  absl::StatusOr<std::shared_ptr<io::FileByteSource>> File() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (file_) return file_;
+    KCOREFS_ASSIGN_OR_RETURN(file_, io::FileByteSource::Open(path_));
+    return file_;
+  }
+  const std::string path_;
+  const uint64_t size_;
+  // std::mutex, not absl::Mutex: 10,000 of them would each cost a node in absl's deadlock
+  // detection graph.
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<io::FileByteSource> file_;
+};
+
 // Region files stay open while a snapshot uses them (a removed file keeps serving the
 // handles of the epoch that had it) and are reused across rescans while unchanged.
 class FileCache {
@@ -85,8 +132,8 @@ class FileCache {
                                                             const FileInfo& info) {
     auto it = files_.find(name);
     if (it != files_.end() && it->second.info == info) return it->second.source;
-    KCOREFS_ASSIGN_OR_RETURN(auto f, io::FileByteSource::Open(absl::StrCat(dir, "/", name)));
-    if (it != files_.end()) retired_ += it->second.source->bytes_read();
+    auto f = std::make_shared<LazyFileSource>(absl::StrCat(dir, "/", name), info.size);
+    if (it != files_.end()) retired_ += it->second.source->read_bytes();
     files_[name] = Entry{info, f};
     return std::shared_ptr<const io::ByteSource>(std::move(f));
   }
@@ -95,7 +142,7 @@ class FileCache {
     for (auto it = files_.begin(); it != files_.end();) {
       auto l = listing.find(it->first);
       if (l == listing.end() || !(l->second == it->second.info)) {
-        retired_ += it->second.source->bytes_read();
+        retired_ += it->second.source->read_bytes();
         it = files_.erase(it);
       } else {
         ++it;
@@ -104,14 +151,21 @@ class FileCache {
   }
   uint64_t bytes_read() const {
     uint64_t n = retired_;
-    for (const auto& [name, e] : files_) n += e.source->bytes_read();
+    for (const auto& [name, e] : files_) n += e.source->read_bytes();
     return n;
+  }
+  // Every file not opened yet, for the background opener.
+  std::vector<std::shared_ptr<const LazyFileSource>> All() const {
+    std::vector<std::shared_ptr<const LazyFileSource>> out;
+    out.reserve(files_.size());
+    for (const auto& [name, e] : files_) out.push_back(e.source);
+    return out;
   }
 
  private:
   struct Entry {
     FileInfo info;
-    std::shared_ptr<const io::ByteSource> source;
+    std::shared_ptr<const LazyFileSource> source;
   };
   std::map<std::string, Entry> files_;
   uint64_t retired_ = 0;
@@ -861,6 +915,28 @@ class KmemdumpBackend final : public Backend {
     return Rescan(/*first=*/true);
   }
 
+  // Opens every region file in the background once the mount is up (see LazyFileSource).
+  absl::Status Start() override {
+    std::vector<std::shared_ptr<const LazyFileSource>> files;
+    {
+      absl::MutexLock lock(&mu_);
+      files = cache_.All();
+    }
+    opener_ = std::thread([files = std::move(files), this] {
+      for (const auto& f : files) {
+        if (stop_.load()) return;
+        absl::Status s = f->Prefetch();
+        if (!s.ok()) base::LogWarning(s.message());
+      }
+    });
+    return absl::OkStatus();
+  }
+  void Close() override {
+    stop_.store(true);
+    if (opener_.joinable()) opener_.join();
+  }
+  ~KmemdumpBackend() override { Close(); }
+
   absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override {
     absl::MutexLock lock(&mu_);
     if (watch_.valid() && Drain()) {
@@ -912,6 +988,13 @@ class KmemdumpBackend final : public Backend {
     snap_ = std::move(snap);
     listing_ = std::move(listing);
     cache_.Retain(listing_);
+    // Files of a later epoch are opened now, so that removing one later still leaves the
+    // bytes to the handles that opened this epoch (the first epoch's: Start()).
+    if (!first) {
+      for (const auto& f : cache_.All()) {
+        if (absl::Status s = f->Prefetch(); !s.ok()) base::LogWarning(s.message());
+      }
+    }
     return absl::OkStatus();
   }
 
@@ -928,15 +1011,30 @@ class KmemdumpBackend final : public Backend {
   size_t regions_ ABSL_GUARDED_BY(mu_) = 0;
   size_t holes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t rescans_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread opener_;
+  std::atomic<bool> stop_{false};
 };
 
-bool IsRegionSetDir(const std::string& dir) {
-  auto listing = ListDirectory(dir);
-  if (!listing.ok()) return false;
-  for (const auto& [name, info] : *listing) {
-    if (name == kManifest || name == kMinidumpElf || kmemdump::ParseRegionFileName(name)) return true;
+// Names only (no stat): probing a 10,000-file directory must not cost a listing with stats.
+template <typename Fn>
+bool AnyName(const std::string& dir, Fn fn) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (struct dirent* e = ::readdir(d)) {
+    if (fn(absl::string_view(e->d_name))) {
+      found = true;
+      break;
+    }
   }
-  return false;
+  ::closedir(d);
+  return found;
+}
+
+bool IsRegionSetDir(const std::string& dir) {
+  return AnyName(dir, [](absl::string_view n) {
+    return n == kManifest || n == kMinidumpElf || kmemdump::ParseRegionFileName(n).has_value();
+  });
 }
 
 // A coreimage's PT_NOTE sits past a table of 201 program header slots (MEMINSPECT_ID_MAX),
@@ -997,15 +1095,13 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenKmemdumpBackend(const std::string& 
   if (::stat(path.c_str(), &st) != 0) return base::ErrnoError(errno, absl::StrCat("cannot open ", source));
   std::unique_ptr<KmemdumpBackend> backend;
   if (S_ISDIR(st.st_mode)) {
-    auto listing = ListDirectory(path);
-    if (!listing.ok()) return listing.status();
-    bool has_regions = false;
-    for (const auto& [name, info] : *listing) {
-      if (name == kManifest || name == kDumpInfo || name == kLoadCmm || kmemdump::ParseRegionFileName(name)) {
-        has_regions = true;
-      }
-    }
-    if (!has_regions && listing->contains(kMinidumpElf)) {
+    const bool has_regions = AnyName(path, [](absl::string_view n) {
+      return n == kManifest || n == kDumpInfo || n == kLoadCmm ||
+             kmemdump::ParseRegionFileName(n).has_value();
+    });
+    struct stat elf;
+    const bool has_elf = ::stat(absl::StrCat(path, "/", kMinidumpElf).c_str(), &elf) == 0;
+    if (!has_regions && has_elf) {
       path = absl::StrCat(path, "/", kMinidumpElf);
     } else {
       backend = std::make_unique<KmemdumpBackend>(source, path, section_names, config.derive);
