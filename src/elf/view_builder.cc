@@ -187,9 +187,9 @@ void ViewBuilder::BuildVmcore() {
                                             " is not in the source"));
   }
   // A PT_LOAD of size 0 is still emitted so the image stays first; crash and makedumpfile
-  // then fall back to NUMBER(phys_base).
-  writer.Add(Load(image_size ? cursor : page_, f.image.vaddr, f.image.paddr, image_size,
-                  image_size, 0));
+  // then fall back to NUMBER(phys_base). Its offset is past the notes even then: crash takes
+  // the lowest PT_LOAD offset as the end of the header it reads the notes from.
+  writer.Add(Load(cursor, f.image.vaddr, f.image.paddr, image_size, image_size, 0));
   cursor = AlignUp(cursor + image_size, page_);
 
   ForEachRun(snap_.map.physical(), [&](const Run& r) {
