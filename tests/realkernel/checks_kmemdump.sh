@@ -13,6 +13,9 @@
 #     and the mount's warning names the region;
 #   kmemdump/add-back: putting the region back while mounted, a new open sees its bytes.
 
+KMD_CHECKS=(kmemdump/crash-log-coreimage kmemdump/crash-log-vmcore kmemdump/gdb-kcore
+            kmemdump/hole kmemdump/add-back)
+
 # kmd_capture DUMP VMLINUX OUTDIR: writes the region set, OUTDIR.info (JSON) and
 # OUTDIR.concat (the files in id order).
 kmd_capture() {
@@ -132,6 +135,9 @@ c_kmd_add_back() {
 
 # run_kmemdump_checks DUMP MARKER
 run_kmemdump_checks() {
+  local c want=
+  for c in "${KMD_CHECKS[@]}"; do if [ -z "$ONLY" ] || [[ $c =~ $ONLY ]]; then want=1; fi; done
+  [ -n "$want" ] || return 0
   KMD=$W/kmemdump
   KMD_MARK=$2
   mkdir -p "$KMD"
