@@ -294,6 +294,9 @@ absl::StatusOr<Manifest> ParseManifest(absl::string_view text, absl::string_view
     doc = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     return Bad(what, absl::StrCat("not JSON: byte ", e.byte, ": ", e.what()));
+  } catch (const json::exception& e) {
+    // A number past 64 bits is out_of_range, not a parse_error (found by fuzz_kmemdump_manifest).
+    return Bad(what, absl::StrCat("not usable JSON: ", e.what()));
   }
   const std::string top(what);
   if (!doc.is_object()) return Bad(what, absl::StrCat("the top level is a ", doc.type_name(), ", not an object"));
