@@ -1,4 +1,4 @@
-// kmemdump: a kmemdump/meminspect region set (docs/backends/kcorefs-kmemdump.7.md): a
+// kmemdump: a kmemdump/meminspect region set (docs/backends/kcorefs-kmemdump-backend.7.md): a
 // directory of md_K<name8><id>.BIN files as QDL/EDL save them (region 1 the coreimage ELF
 // header, region 2 VMCOREINFO), with optional dump_info.txt, load.cmm or
 // kcorefs-regions.json, or a single assembled minidump.elf. Headers are rebuilt from the

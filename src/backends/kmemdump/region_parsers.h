@@ -80,7 +80,7 @@ absl::StatusOr<std::vector<RegionSpec>> ParseDumpInfo(absl::string_view text,
 absl::StatusOr<std::vector<RegionSpec>> ParseLoadCmm(absl::string_view text,
                                                      absl::string_view what);
 
-// kcorefs-regions.json (docs/backends/kcorefs-kmemdump.7.md, "MANIFEST").
+// kcorefs-regions.json (docs/backends/kcorefs-kmemdump-backend.7.md, "MANIFEST").
 struct Manifest {
   std::optional<std::string> machine;     // "x86_64", "aarch64"
   std::optional<std::string> osrelease;   // kernel.osrelease, checked against VMCOREINFO
