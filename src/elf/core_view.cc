@@ -33,11 +33,15 @@ const ViewType kKcore{"kcore", "/proc/kcore layout at runtime addresses: gdb, dr
                       BuildLayout<ViewLayout::kKcore>};
 const ViewType kVmcoreinfo{"vmcoreinfo", "the VMCOREINFO text as served in the notes", Always,
                            BuildLayout<ViewLayout::kVmcoreinfo>};
+bool HasRegionImage(const backends::Snapshot& s) { return s.region_image != nullptr; }
+const ViewType kCoreimage{"coreimage",
+                          "kmemdump/meminspect coreimage layout: the region set in its own order",
+                          HasRegionImage, BuildLayout<ViewLayout::kCoreimage>};
 
 }  // namespace
 
 const std::vector<const ViewType*>& ViewTypes() {
-  static const auto* views = new std::vector<const ViewType*>{&kVmcore, &kKcore, &kVmcoreinfo};
+  static const auto* views = new std::vector<const ViewType*>{&kVmcore, &kKcore, &kVmcoreinfo, &kCoreimage};
   return *views;
 }
 

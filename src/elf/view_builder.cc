@@ -144,6 +144,7 @@ absl::StatusOr<std::shared_ptr<const CoreView>> ViewBuilder::Build() {
     case ViewLayout::kVmcore: BuildVmcore(); break;
     case ViewLayout::kKcore: BuildKcore(); break;
     case ViewLayout::kVmcoreinfo: BuildVmcoreinfo(); break;
+    case ViewLayout::kCoreimage: BuildCoreimage(); break;
   }
   if (!error_.ok()) return error_;
   return std::shared_ptr<const CoreView>(std::move(view_));
@@ -262,7 +263,9 @@ void ViewBuilder::BuildVmcore() {
   // The image's parts come first, in address order (crash's and makedumpfile's phys_base
   // fallback reads the first). With no part at all a PT_LOAD of size 0 is still emitted
   // so the image stays first; crash and makedumpfile then use NUMBER(phys_base).
-  if (parts.empty()) writer.Add(Load(page_, f.image.vaddr, f.image.paddr, 0, 0, 0));
+  // Its offset is past the notes even then: crash takes the lowest PT_LOAD offset as the
+  // end of the header it reads the notes from.
+  if (parts.empty()) writer.Add(Load(cursor, f.image.vaddr, f.image.paddr, 0, 0, 0));
   for (const auto& [off, len] : parts) {
     uint64_t pa = f.image.paddr + off;
     uint64_t offset = AlignUp(cursor, page_) + pa % page_;

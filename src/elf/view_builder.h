@@ -16,7 +16,7 @@
 namespace kcorefs::elf {
 
 // The layouts the builder knows; ViewType rows in core_view.cc pick one.
-enum class ViewLayout { kVmcore, kKcore, kVmcoreinfo };
+enum class ViewLayout { kVmcore, kKcore, kVmcoreinfo, kCoreimage };
 
 class ViewBuilder {
  public:
@@ -28,6 +28,8 @@ class ViewBuilder {
   void BuildVmcore();
   void BuildKcore();
   void BuildVmcoreinfo();
+  // coreimage_view.cc: a region set in the kernel's own coreimage layout.
+  void BuildCoreimage();
   // The merged note segment: NT_PRSTATUS of the CPUs with real registers, in CPU order
   // (elf/prstatus.h), then VMCOREINFO.
   std::string Notes();

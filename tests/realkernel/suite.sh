@@ -24,6 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../integration/functions.sh"
 source "$HERE/../checks/consumers.sh"
 source "$HERE/../../contrib/vm/vm.sh"
+source "$HERE/checks_kmemdump.sh"   # kmemdump region sets (issue 10)
 : "${CHECK_TIMEOUT:=300}"   # for the consumer checks shared with the integration tests
 
 RESULTS_FD=
@@ -449,7 +450,7 @@ SOURCES=(live dump-vmcoreinfo dump-novmcoreinfo)
 CHECKS=(readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb drgn-osrelease drgn-tasks
         makedumpfile-dmesg makedumpfile-d31)
 for s in "${SOURCES[@]}"; do for c in "${CHECKS[@]}"; do PLANNED+=("$s/$c"); done; done
-PLANNED+=(live/bytes-read dumps/kdump-zlib)
+PLANNED+=(live/bytes-read dumps/kdump-zlib "${KMD_CHECKS[@]}")
 source "$HERE/checks_kdump.sh"
 source "$HERE/checks_formats.sh"
 
@@ -531,6 +532,8 @@ done
 DUMP_JIFFIES=$(sed -n 's/^jiffies_64 = \$[0-9]* = \([0-9]*\)$/\1/p' "$W/dump-vmcoreinfo/crash-b.out" 2>/dev/null)
 run_kdump_sources
 run_format_sources
+# kmemdump: a region set captured from g1's ELF dump (checks_kmemdump.sh).
+run_kmemdump_checks "$W/g1-elf.core" "kcorefs-realkernel-marker $MARK_BASE-g1"
 
 # Live: the guest's own kcorefs, through nbdkit on the virtio port.
 use_guest g1

@@ -5,13 +5,44 @@
 #define KCOREFS_BACKENDS_SNAPSHOT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "kcorefs/io/byte_source.h"
 
 #include "kcorefs/kernel/kernel_facts.h"
 #include "kcorefs/mem/memory_map.h"
 
 namespace kcorefs::backends {
+
+// A region set's own file layout, served by the coreimage view (kmemdump/meminspect,
+// docs/backends/kcorefs-kmemdump.7.md): the header region as the kernel wrote it, the
+// VMCOREINFO region, then every region at its running offset. The elf layer writes the
+// program headers itself from `regions`; the kernel's offsets are never used.
+struct ImageRegion {
+  std::string name;
+  uint64_t id = 0;
+  uint64_t vaddr = 0;
+  uint64_t paddr = 0;
+  uint64_t size = 0;       // bytes it takes in the layout (p_memsz)
+  uint64_t data_size = 0;  // bytes `source` holds from source_offset; the rest is a hole
+  uint32_t flags = 0;      // p_flags
+  std::shared_ptr<const io::ByteSource> source;  // null: the region is missing
+  uint64_t source_offset = 0;
+};
+
+struct RegionImage {
+  uint16_t e_machine = 0;
+  // Region 1 (Ehdr, program header slots, notes up to VMCOREINFO's descriptor), or empty:
+  // the view writes a header of its own.
+  std::string header;
+  uint64_t phdr_slots = 0;           // program headers `header` has room for, PT_NOTE included
+  ImageRegion vmcoreinfo;            // region 2: the VMCOREINFO note's descriptor
+  std::vector<ImageRegion> regions;  // the PT_LOADs, in layout order
+  // Append a section header table naming every region (eu-readelf -S shows them).
+  bool section_names = false;
+};
 
 struct Snapshot {
   uint64_t epoch = 0;   // bumped whenever the map changes (memory hotplug, regions)
@@ -23,6 +54,8 @@ struct Snapshot {
   // Views that apply only to some sources (e.g. "coreimage" for a kmemdump region set)
   // look for their name here.
   std::vector<std::string> extra_views;
+  // The coreimage layout of a region set (null for every other source).
+  std::shared_ptr<const RegionImage> region_image;
 };
 
 }  // namespace kcorefs::backends
