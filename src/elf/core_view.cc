@@ -33,11 +33,15 @@ const ViewType kKcore{"kcore", "/proc/kcore layout at runtime addresses: gdb, dr
                       BuildLayout<ViewLayout::kKcore>};
 const ViewType kVmcoreinfo{"vmcoreinfo", "the VMCOREINFO text as served in the notes", Always,
                            BuildLayout<ViewLayout::kVmcoreinfo>};
+// Only with a vmlinux checked against the kernel's BUILD-ID (--vmlinux, or Debian's path).
+bool HasVmlinux(const backends::Snapshot& s) { return s.facts.vmlinux != nullptr; }
+const ViewType kVmlinux{"vmlinux", "the kernel's vmlinux, ET_DYN when gdb must relocate it: gdb",
+                        HasVmlinux, BuildLayout<ViewLayout::kVmlinux>};
 
 }  // namespace
 
 const std::vector<const ViewType*>& ViewTypes() {
-  static const auto* views = new std::vector<const ViewType*>{&kVmcore, &kKcore, &kVmcoreinfo};
+  static const auto* views = new std::vector<const ViewType*>{&kVmcore, &kKcore, &kVmcoreinfo, &kVmlinux};
   return *views;
 }
 

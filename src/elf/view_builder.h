@@ -15,7 +15,7 @@
 namespace kcorefs::elf {
 
 // The layouts the builder knows; ViewType rows in core_view.cc pick one.
-enum class ViewLayout { kVmcore, kKcore, kVmcoreinfo };
+enum class ViewLayout { kVmcore, kKcore, kVmcoreinfo, kVmlinux };
 
 class ViewBuilder {
  public:
@@ -27,6 +27,7 @@ class ViewBuilder {
   void BuildVmcore();
   void BuildKcore();
   void BuildVmcoreinfo();
+  void BuildVmlinux();
   // The merged note segment: NT_PRSTATUS of the CPUs with real registers, in CPU order
   // (elf/prstatus.h), then VMCOREINFO.
   std::string Notes();

@@ -89,6 +89,7 @@ absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const K
     f.warnings.push_back(absl::StrCat("kernel image [", Hex(f.image.paddr), ", +", Hex(f.image.size),
                                       ") is not wholly in the source: ", covered.message()));
   }
+  KCOREFS_RETURN_IF_ERROR(AttachVmlinux(options, f));
   return f;
 }
 
