@@ -76,10 +76,11 @@ void Collect(Report& r) {
 
 void PrintText(const Report& r) {
   if (!r.mount.empty()) {
-    std::printf("mount point:      %s\n", r.mount.c_str());
+    // The stats file as it is ("key value" lines: scripts read them), then the kernel.
     for (const std::string& k : r.stats_order) {
-      std::printf("%-17s %s\n", (k + ":").c_str(), r.stats.at(k).c_str());
+      std::printf("%s %s\n", k.c_str(), r.stats.at(k).c_str());
     }
+    std::printf("mount point:      %s\n", r.mount.c_str());
   }
   if (r.snap == nullptr) {
     for (const std::string& w : r.warnings) std::printf("warning:          %s\n", w.c_str());
