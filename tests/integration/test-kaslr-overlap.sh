@@ -47,6 +47,14 @@ if "$KCOREFS" info -O "vmlinux=$(mf files.vmlinux_other)" "$core" >/dev/null 2>"
 fi
 grep -q "not this kernel's vmlinux" "$TEST_TMP/err" || fail "info mismatch message: $(cat "$TEST_TMP/err")"
 
+# A VMCOREINFO without BUILD-ID: an explicit --vmlinux is used, and that is said.
+grep -v '^BUILD-ID=' <(python3 "$SRCDIR/tests/realkernel/elf_vmcoreinfo.py" "$core") >"$TEST_TMP/nobid.vmcoreinfo" ||
+  fail "cannot read the core's VMCOREINFO"
+"$KCOREFS" info --json --vmcoreinfo "$TEST_TMP/nobid.vmcoreinfo" --vmlinux "$vmlinux" "$core" >"$TEST_TMP/nobid.json" ||
+  fail "info with a VMCOREINFO without BUILD-ID failed"
+[ "$(json "$TEST_TMP/nobid.json" '(d["build_id"], d["vmlinux"] is not None, any("has no BUILD-ID" in w for w in d["warnings"]))')" = "(None, True, True)" ] ||
+  fail "no-BUILD-ID case: $(cat "$TEST_TMP/nobid.json")"
+
 # The overlap case with the vmlinux view.
 mp=$TEST_TMP/mp
 mount_kcorefs "$core" "$mp" -o "vmlinux=$vmlinux"
