@@ -5,6 +5,7 @@
 #include <libelf.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 

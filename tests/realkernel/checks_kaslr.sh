@@ -113,6 +113,12 @@ kaslr_find_overlap() {
   fail "no overlapping KASLR offset in $boots boots this run ($total in all, recorded in $log); the next run goes on searching"
 }
 
+# suite.sh runs each check in a subshell, which does not run functions.sh's exit trap (and
+# must not: it would run the suite's own cleanups): unmount there ourselves.
+kaslr_unmount_at_exit() {  # kaslr_unmount_at_exit MOUNTPOINT (after mount_kcorefs)
+  if [ "$BASH_SUBSHELL" -gt 0 ]; then trap "unmount_kcorefs '$1' $KCOREFS_PID" EXIT; fi
+}
+
 # gdb_script KCORE ARGS...: gdb -batch with the commands after --, prints its output.
 kaslr_gdb() { with_timeout 300 gdb -nx -batch "$@" 2>&1; }
 
@@ -147,8 +153,7 @@ c_kaslr_overlap() {
   off=$(cat "$dump.offset")
   mp=${W:-$TEST_TMP}/mnt/kaslr-overlap
   mount_kcorefs "$dump" "$mp" --vmlinux "$VM_VMLINUX"
-  # suite.sh runs checks in subshells, which do not run functions.sh's exit trap.
-  trap "unmount_kcorefs '$mp' $KCOREFS_PID; _run_cleanups" EXIT
+  kaslr_unmount_at_exit "$mp"
   cat "$KCOREFS_LOG"
   vmci=$mp/vmcoreinfo
   rel=$(sed -n 's/^OSRELEASE=//p' "$vmci")
@@ -181,7 +186,7 @@ c_kaslr_vmlinux_view() {  # SRC DUMPFILE: a suite source's dump, mounted again w
   local src=$1 dumpfile=$2 mp out vmci rel layout
   mp=$W/mnt/kaslr-$src
   mount_kcorefs "$dumpfile" "$mp" --vmlinux "$VM_VMLINUX"
-  trap "unmount_kcorefs '$mp' $KCOREFS_PID; _run_cleanups" EXIT
+  kaslr_unmount_at_exit "$mp"
   cat "$KCOREFS_LOG"
   [ -f "$mp/vmlinux" ] || fail "no $mp/vmlinux"
   vmci=$mp/vmcoreinfo
