@@ -202,7 +202,7 @@ cat <<EOF
 ==> The mount stays up. Try:
 
   crash $VMLINUX $VMCORE
-  gdb $VMLINUX $KCORE -ex 'p jiffies_64' -ex 'x/s linux_banner'      # no symbol-file -o needed
+  gdb $VMLINUX $KCORE -ex 'p jiffies_64' -ex 'x/s linux_banner'      # 19 boots in 20; docs/consumers.md, "gdb and KASLR"
   drgn -c $VMCORE -s $VMLINUX                                      # interactive drgn
   /usr/bin/python3 -c 'import drgn
 from drgn.helpers.linux.pid import for_each_task

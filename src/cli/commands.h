@@ -19,8 +19,17 @@ int BackendsCommand(int argc, char** argv);
 // (mount -o keys it does not know itself, or -O KEY=VALUE,...).
 struct SourceOptions {
   std::optional<std::string> vmcoreinfo_file;
+  // --vmlinux PATH / -o vmlinux=PATH, made absolute (the mount daemon changes directory);
+  // "" means none at all. Unset: Debian's /usr/lib/debug/boot/vmlinux-OSRELEASE if any.
+  std::optional<std::string> vmlinux_file;
   backends::BackendConfig config;
 };
+
+// Sets options.vmlinux_file from a --vmlinux argument: an existing file, made absolute,
+// or "" for none. Fails naming the path.
+absl::Status SetVmlinuxOption(absl::string_view path, SourceOptions& options);
+// Parses a -o/-O list: vmlinux=PATH is the derivation's, the rest the backend's.
+absl::Status ParseSourceOptionList(absl::string_view list, SourceOptions& options);
 
 // Opens SOURCE, reading `--vmcoreinfo FILE` into the config first.
 absl::StatusOr<std::unique_ptr<backends::Backend>> OpenSource(const std::string& source,

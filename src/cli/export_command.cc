@@ -35,6 +35,7 @@ constexpr char kExportUsage[] =
     "  -o, --output FILE       where to write (required); never the source itself\n"
     "      --force             overwrite FILE if it exists\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
+    "      --vmlinux FILE      the kernel's vmlinux (--view vmlinux; checked against BUILD-ID)\n"
     "  -O KEY=VALUE[,...]      backend options (`kcorefs backends` lists them)\n"
     "  -h, --help              this text\n";
 
@@ -236,6 +237,7 @@ int ExportCommand(int argc, char** argv) {
       {"view", required_argument, nullptr, 'w'}, {"output", required_argument, nullptr, 'o'},
       {"vmcoreinfo", required_argument, nullptr, 'V'}, {"option", required_argument, nullptr, 'O'},
       {"force", no_argument, nullptr, 'F'}, {"help", no_argument, nullptr, 'h'},
+      {"vmlinux", required_argument, nullptr, 'L'},
       {nullptr, 0, nullptr, 0}};
   std::string view_name = "vmcore", output;
   bool force = false;
@@ -248,8 +250,14 @@ int ExportCommand(int argc, char** argv) {
       case 'o': output = optarg; break;
       case 'V': source_opts.vmcoreinfo_file = optarg; break;
       case 'F': force = true; break;
+      case 'L':
+        if (absl::Status s = SetVmlinuxOption(optarg, source_opts); !s.ok()) {
+          base::LogError(std::string(s.message()));
+          return 2;
+        }
+        break;
       case 'O':
-        if (absl::Status s = source_opts.config.ParseList(optarg); !s.ok()) {
+        if (absl::Status s = ParseSourceOptionList(optarg, source_opts); !s.ok()) {
           base::LogError(std::string(s.message()));
           return 2;
         }

@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <limits.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
+#include "kcorefs/elf/gdb.h"
 #include "kcorefs/fuse/mount.h"
 #include "kcorefs/base/log.h"
 
@@ -20,7 +22,8 @@ constexpr char kMountUsage[] =
     "\n"
     "Serves SOURCE's memory as MOUNTPOINT/vmcore (kdump layout: crash, makedumpfile, drgn),\n"
     "MOUNTPOINT/kcore (/proc/kcore layout: gdb, drgn), MOUNTPOINT/vmcoreinfo and\n"
-    "MOUNTPOINT/stats. Unmount with `fusermount3 -u MOUNTPOINT` or SIGINT/SIGTERM.\n"
+    "MOUNTPOINT/stats, and MOUNTPOINT/vmlinux when the kernel's vmlinux is known (gdb).\n"
+    "Unmount with `fusermount3 -u MOUNTPOINT` or SIGINT/SIGTERM.\n"
     "\n"
     "  -f, --foreground        stay in the foreground (default: detach, log to syslog)\n"
     "  -d, --debug             print every FUSE request (implies -f)\n"
@@ -28,14 +31,18 @@ constexpr char kMountUsage[] =
     "  -o OPT[,OPT...]         allow_other, uid=N, gid=N, mode=OCTAL (default 0400),\n"
     "                          nonempty, splice, nosplice, readahead=KIB, direct_io,\n"
     "                          threads=N (default 16), clone_fd, timeout=SECONDS\n"
-    "                          (each read's deadline, default 30); any other\n"
+    "                          (each read's deadline, default 30), vmlinux=PATH;\n"
+    "                          any other\n"
     "                          KEY[=VALUE] is the backend's (`kcorefs backends`)\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
+    "      --vmlinux FILE      the kernel's vmlinux, served as MOUNTPOINT/vmlinux once its\n"
+    "                          build id matches VMCOREINFO's BUILD-ID (default: Debian's\n"
+    "                          /usr/lib/debug/boot/vmlinux-RELEASE if there; '' for none)\n"
     "  -v, --verbose           more diagnostics\n"
     "  -h, --help              this text\n";
 
 bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts,
-                    backends::BackendConfig& config) {
+                    SourceOptions& source_opts) {
   for (absl::string_view o : absl::StrSplit(list, ',', absl::SkipEmpty())) {
     uint32_t n;
     if (o == "allow_other") {
@@ -85,7 +92,7 @@ bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts,
         return false;
       }
       opts.mode = static_cast<mode_t>(m & 0444);  // the files are read-only
-    } else if (absl::Status s = config.ParseList(o); !s.ok()) {
+    } else if (absl::Status s = ParseSourceOptionList(o, source_opts); !s.ok()) {
       // Anything else is the backend's; it validates its own keys when it opens.
       std::fprintf(stderr, "kcorefs mount: %s\n", std::string(s.message()).c_str());
       return false;
@@ -101,7 +108,7 @@ int MountCommand(int argc, char** argv) {
       {"foreground", no_argument, nullptr, 'f'}, {"debug", no_argument, nullptr, 'd'},
       {"single-thread", no_argument, nullptr, 's'}, {"verbose", no_argument, nullptr, 'v'},
       {"vmcoreinfo", required_argument, nullptr, 'V'}, {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0}};
+      {"vmlinux", required_argument, nullptr, 'L'}, {nullptr, 0, nullptr, 0}};
   fuse::MountOptions opts;
   SourceOptions source_opts;
   optind = 1;
@@ -113,8 +120,14 @@ int MountCommand(int argc, char** argv) {
       case 's': opts.single_thread = true; break;
       case 'v': base::SetVerbose(true); break;
       case 'V': source_opts.vmcoreinfo_file = optarg; break;
+      case 'L':
+        if (absl::Status s = SetVmlinuxOption(optarg, source_opts); !s.ok()) {
+          base::LogError(std::string(s.message()));
+          return 2;
+        }
+        break;
       case 'o':
-        if (!ParseMountOpts(optarg, opts, source_opts.config)) return 2;
+        if (!ParseMountOpts(optarg, opts, source_opts)) return 2;
         break;
       case 'h': std::fputs(kMountUsage, stdout); return 0;
       default: std::fputs(kMountUsage, stderr); return 2;
@@ -139,8 +152,29 @@ int MountCommand(int argc, char** argv) {
     base::LogError(std::string(checked.message()));
     return 1;
   }
+  // The gdb command is printed with the mount point as the user will type it: absolute,
+  // since the daemon's working directory is /.
+  char real[PATH_MAX];
+  std::string shown = ::realpath(opts.mountpoint.c_str(), real) ? real : opts.mountpoint;
   // The backend is opened by the serving process, after the daemon has forked.
-  return fuse::RunMount([&] { return OpenSource(source, source_opts); }, opts);
+  return fuse::RunMount(
+      [&]() -> absl::StatusOr<std::unique_ptr<backends::Backend>> {
+        auto backend = OpenSource(source, source_opts);
+        if (!backend.ok()) return backend;
+        auto snap = (*backend)->Current();
+        if (snap.ok()) {
+          // When gdb needs more than `gdb vmlinux MNT/kcore`, say exactly what, for this mount.
+          elf::GdbAdvice gdb = elf::AdviseGdb(**snap, shown, (*snap)->facts.vmlinux != nullptr);
+          if (!gdb.warning.empty()) {
+            base::LogWarning(absl::StrCat("gdb: ", gdb.warning));
+            base::LogWarning(absl::StrCat("gdb: ", gdb.per_cpu));
+          } else if ((*snap)->facts.vmlinux != nullptr) {
+            base::LogInfo(absl::StrCat("gdb: ", gdb.command));
+          }
+        }
+        return backend;
+      },
+      opts);
 }
 
 }  // namespace kcorefs::cli

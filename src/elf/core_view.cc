@@ -37,11 +37,16 @@ bool HasRegionImage(const backends::Snapshot& s) { return s.region_image != null
 const ViewType kCoreimage{"coreimage",
                           "kmemdump/meminspect coreimage layout: the region set in its own order",
                           HasRegionImage, BuildLayout<ViewLayout::kCoreimage>};
+// Only with a vmlinux checked against the kernel's BUILD-ID (--vmlinux, or Debian's path).
+bool HasVmlinux(const backends::Snapshot& s) { return s.facts.vmlinux != nullptr; }
+const ViewType kVmlinux{"vmlinux", "the kernel's vmlinux, ET_DYN when gdb must relocate it: gdb",
+                        HasVmlinux, BuildLayout<ViewLayout::kVmlinux>};
 
 }  // namespace
 
 const std::vector<const ViewType*>& ViewTypes() {
-  static const auto* views = new std::vector<const ViewType*>{&kVmcore, &kKcore, &kVmcoreinfo, &kCoreimage};
+  static const auto* views =
+      new std::vector<const ViewType*>{&kVmcore, &kKcore, &kVmcoreinfo, &kCoreimage, &kVmlinux};
   return *views;
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "elf/elf_writer.h"
 #include "elf/prstatus.h"
+#include "kcorefs/elf/gdb.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
@@ -129,6 +130,15 @@ class ClaimSet {
   size_t dropped_ = 0;
 };
 
+// The tail of the kcore view's overlap warning: what makes gdb relocate, and where the
+// command for it is printed (kcorefs mount, kcorefs info: elf/gdb.h).
+std::string RelocateHint(const backends::Snapshot& snap) {
+  return absl::StrCat(RelocatesVmlinux(snap)
+                          ? " (the NT_AUXV note makes gdb relocate MNT/vmlinux, served as ET_DYN)"
+                          : "",
+                      "; `kcorefs info` prints the gdb command: ", AdviseGdb(snap, "MNT", RelocatesVmlinux(snap)).command);
+}
+
 }  // namespace
 
 ViewBuilder::ViewBuilder(const ViewType& type, ViewLayout layout,
@@ -144,7 +154,8 @@ absl::StatusOr<std::shared_ptr<const CoreView>> ViewBuilder::Build() {
     case ViewLayout::kVmcore: BuildVmcore(); break;
     case ViewLayout::kKcore: BuildKcore(); break;
     case ViewLayout::kVmcoreinfo: BuildVmcoreinfo(); break;
-    case ViewLayout::kCoreimage: BuildCoreimage(); break;
+    case ViewLayout::kCoreimage: BuildCoreimage(); break;  // elf/coreimage_view.cc
+    case ViewLayout::kVmlinux: BuildVmlinux(); break;    // elf/vmlinux_view.cc
   }
   if (!error_.ok()) return error_;
   return std::shared_ptr<const CoreView>(std::move(view_));
@@ -161,6 +172,13 @@ std::string ViewBuilder::Notes() {
       continue;
     }
     notes.push_back({"CORE", NT_PRSTATUS, std::move(*pr)});
+  }
+  if (layout_ == ViewLayout::kKcore && RelocatesVmlinux(snap_)) {
+    // As a PIE process core says where its program was loaded: gdb takes AT_ENTRY minus
+    // the ET_DYN vmlinux's e_entry as the displacement of every symbol (elf/gdb.h).
+    const uint64_t auxv[4] = {AT_ENTRY, snap_.facts.vmlinux->entry + snap_.facts.kaslr_offset,
+                              AT_NULL, 0};
+    notes.push_back({"CORE", NT_AUXV, std::string(reinterpret_cast<const char*>(auxv), sizeof(auxv))});
   }
   notes.push_back({"VMCOREINFO", 0, snap_.facts.vmcoreinfo.text()});
   return kernel::SerializeNotes(notes);
@@ -303,8 +321,8 @@ void ViewBuilder::BuildKcore() {
     alias = false;
     view_->warnings_.push_back(absl::StrCat(
         "kcore: the kernel image's link-time range [", Hex(link), ", +", Hex(f.image.size),
-        ") overlaps its runtime range, so it is not mapped twice; in gdb use: symbol-file -o ",
-        Hex(f.kaslr_offset), " vmlinux"));
+        ") overlaps its runtime range (KASLR offset ", Hex(f.kaslr_offset), "), so it is "
+        "mapped at its runtime address only: gdb must relocate vmlinux", RelocateHint(snap_)));
   }
   ClaimSet claims(view_->warnings_);
   claims.fixed.push_back({f.image.vaddr, f.image.size, "the kernel image"});
@@ -331,7 +349,8 @@ void ViewBuilder::BuildKcore() {
       claims.fixed.pop_back();
       view_->warnings_.push_back(absl::StrCat(
           "kcore: the kernel image's link-time range overlaps the segment at ", Hex(s.start),
-          "; in gdb use: symbol-file -o ", Hex(f.kaslr_offset), " vmlinux"));
+          ", so it is mapped at its runtime address only: gdb must relocate vmlinux",
+          RelocateHint(snap_)));
     }
     if (!claims.Admit({s.start, s.size, "virtual-only segment"})) continue;
     virt.push_back(&s);

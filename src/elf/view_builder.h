@@ -16,7 +16,7 @@
 namespace kcorefs::elf {
 
 // The layouts the builder knows; ViewType rows in core_view.cc pick one.
-enum class ViewLayout { kVmcore, kKcore, kVmcoreinfo, kCoreimage };
+enum class ViewLayout { kVmcore, kKcore, kVmcoreinfo, kCoreimage, kVmlinux };
 
 class ViewBuilder {
  public:
@@ -30,6 +30,7 @@ class ViewBuilder {
   void BuildVmcoreinfo();
   // coreimage_view.cc: a region set in the kernel's own coreimage layout.
   void BuildCoreimage();
+  void BuildVmlinux();
   // The merged note segment: NT_PRSTATUS of the CPUs with real registers, in CPU order
   // (elf/prstatus.h), then VMCOREINFO.
   std::string Notes();

@@ -127,6 +127,7 @@ absl::StatusOr<KernelFacts> DeriveKernelFacts(const mem::MemoryMap& map, const K
                                       ") is not wholly in the source: ",
                                       PointAtTruncation(covered, hints).message()));
   }
+  KCOREFS_RETURN_IF_ERROR(AttachVmlinux(options, f));
   return f;
 }
 

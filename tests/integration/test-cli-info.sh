@@ -8,14 +8,15 @@ core=$TEST_TMP/core
 /usr/bin/python3 - "$TEST_TMP/info.json" <<'PY' || fail "info --json: $(cat "$TEST_TMP/info.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
-want = {"arch": "x86_64", "release": "6.1.0-test-amd64", "kaslr_offset": "0x1e000000",
-        "direct_map_base": "0xffff9c0000000000", "direct_map_origin": "source PT_LOADs",
+want = {"arch": "x86_64", "release": "6.1.0-test-amd64", "kaslr_offset": 0x1e000000, "kaslr_offset_hex": "0x1e000000",
+        "direct_map_base": 0xffff9c0000000000, "direct_map_base_hex": "0xffff9c0000000000", "direct_map_origin": "source PT_LOADs",
         "backend": "dumpfile", "live": False}
 for k, v in want.items():
     assert d[k] == v, (k, d[k], v)
-assert d["image"]["vaddr"] == "0xffffffff9f000000", d["image"]
-assert d["image"]["link_vaddr"] == "0xffffffff81000000", d["image"]
-assert d["segments"] == [{"paddr": "0x1000000", "size": "0x400000", "data_size": "0x400000"}], d["segments"]
+assert d["image"]["vaddr_hex"] == "0xffffffff9f000000" and d["image"]["vaddr"] == 0xffffffff9f000000, d["image"]
+assert d["image"]["link_vaddr_hex"] == "0xffffffff81000000", d["image"]
+assert d["gdb"]["command"] == "gdb vmlinux MNT/kcore", d["gdb"]
+assert d["segments"] == [{"paddr": 0x1000000, "paddr_hex": "0x1000000", "size": 0x400000, "size_hex": "0x400000", "data_size": 0x400000, "data_size_hex": "0x400000"}], d["segments"]
 assert d["warnings"] == [], d["warnings"]
 PY
 "$KCOREFS" info "$core" | grep -q '^release: *6.1.0-test-amd64$' || fail "text output"

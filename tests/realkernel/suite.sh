@@ -25,6 +25,7 @@ source "$HERE/../integration/functions.sh"
 source "$HERE/../checks/consumers.sh"
 source "$HERE/../../contrib/vm/vm.sh"
 source "$HERE/checks_kmemdump.sh"   # kmemdump region sets (issue 10)
+source "$HERE/checks_kaslr.sh"
 : "${CHECK_TIMEOUT:=300}"   # for the consumer checks shared with the integration tests
 
 RESULTS_FD=
@@ -450,7 +451,8 @@ SOURCES=(live dump-vmcoreinfo dump-novmcoreinfo)
 CHECKS=(readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb drgn-osrelease drgn-tasks
         makedumpfile-dmesg makedumpfile-d31)
 for s in "${SOURCES[@]}"; do for c in "${CHECKS[@]}"; do PLANNED+=("$s/$c"); done; done
-PLANNED+=(live/bytes-read dumps/kdump-zlib "${KMD_CHECKS[@]}")
+PLANNED+=(live/bytes-read dumps/kdump-zlib "${KMD_CHECKS[@]}" kaslr/find kaslr/overlap-gdb
+          dump-vmcoreinfo/gdb-vmlinux-view dump-novmcoreinfo/gdb-vmlinux-view)
 source "$HERE/checks_kdump.sh"
 source "$HERE/checks_formats.sh"
 
@@ -528,6 +530,11 @@ for src in dump-vmcoreinfo dump-novmcoreinfo; do
   run_source_checks "$src"
   source_times "$src"
 done
+# gdb and KASLR (checks_kaslr.sh): the cached overlapping dump, and MNT/vmlinux on these.
+check kaslr/find kaslr_find_overlap
+check kaslr/overlap-gdb c_kaslr_overlap
+check dump-vmcoreinfo/gdb-vmlinux-view c_kaslr_vmlinux_view dump-vmcoreinfo "$W/g1-elf.core"
+check dump-novmcoreinfo/gdb-vmlinux-view c_kaslr_vmlinux_view dump-novmcoreinfo "$W/g2-elf.core"
 # g1's jiffies_64 at its ELF dump (crash, through kcorefs): the live value must be past it.
 DUMP_JIFFIES=$(sed -n 's/^jiffies_64 = \$[0-9]* = \([0-9]*\)$/\1/p' "$W/dump-vmcoreinfo/crash-b.out" 2>/dev/null)
 run_kdump_sources

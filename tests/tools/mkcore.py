@@ -39,9 +39,19 @@ Variants (positional; default: all of them):
                Written under --kcore-dir (a tmpfs: ext4 refuses files past 16 TiB)
   bad          the bad-input set: bad-truncated, bad-poffset-eof, bad-overlap,
                bad-phnum65535, bad-filesz, bad-vmcoreinfo-keys, bad-notelf, bad-etexec
+  vmlinux      the kernel's vmlinux (vmlinux.elf): ET_EXEC linked at 0xffffffff81000000,
+               a GNU build-id note equal to VMCOREINFO's BUILD-ID, a .symtab (minimal
+               symbols: _text, _end, linux_banner, init_uts_ns, prb, printk_rb_static,
+               jiffies_64, kcorefs_banner_ptr) and the image's link-time contents (static
+               values differ from the runtime ones, so a reader of the file is caught);
+               plus vmlinux-other.elf, the same with another build id
+
+--kaslr-offset N moves the image by N (default 0x1e000000); a multiple of 2 MiB smaller
+than the 8 MiB image (e.g. 0x400000) makes the link-time and runtime ranges overlap, as
+about one real boot in twenty does.
 
 Usage: mkcore.py OUTDIR [--kcore-dir DIR] [--ram-mib N] [--hotplug-blocks B]
-                 [--no-vmcoreinfo-note] [VARIANT...]
+                 [--no-vmcoreinfo-note] [--kaslr-offset N] [VARIANT...]
 Writes OUTDIR/<variant>.core and OUTDIR/manifest.json (the manifest names every file).
 """
 
@@ -65,6 +75,9 @@ IMAGE_SIZE = 8 << 20             # _text .. _end, 2 MiB pages
 KERNEL_IMAGE_SIZE = 1 << 30
 OSRELEASE = "6.1.0-kcorefs-synthetic"
 BUILD_ID = "5ca1ab1e0ddba11c0ffee0123456789abcdef012"
+OTHER_BUILD_ID = "0badc0de" * 5
+JIFFIES = 0x100012345            # jiffies_64 in memory; the vmlinux file holds STATIC_JIFFIES
+STATIC_JIFFIES = 0xFFFEDCBA
 NR_CPUS = 2
 TAG_INTERVAL = 0x10000
 
@@ -76,6 +89,14 @@ NOT_PADDR = 0xFFFFFFFFFFFFFFFF
 
 TEXT = LINK_TEXT + KERNELOFFSET                      # runtime _text
 PHYS_BASE = IMAGE_PADDR - (TEXT - START_KERNEL_MAP)  # negative here
+
+
+def set_kaslr_offset(offset):
+    """--kaslr-offset: everything derived from KERNELOFFSET follows it."""
+    global KERNELOFFSET, TEXT, PHYS_BASE
+    KERNELOFFSET = offset
+    TEXT = LINK_TEXT + KERNELOFFSET
+    PHYS_BASE = IMAGE_PADDR - (TEXT - START_KERNEL_MAP)
 # Offsets of kernel-image objects from _text.
 OFF_BANNER = 0x200000
 OFF_UTS = 0x400000
@@ -83,7 +104,10 @@ OFF_PRB_PTR = 0x401000
 OFF_PRB = 0x402000
 OFF_DESCS = 0x403000
 OFF_INFOS = 0x404000
+OFF_JIFFIES = 0x406000
+OFF_BANNER_PTR = 0x407000        # a pointer to linux_banner, set at runtime
 OFF_TOP_PGT = 0x600000
+OFF_NOTES = IMAGE_SIZE - 0x2000  # vmlinux's .notes (build id)
 OFF_IMAGE_END_MARK = IMAGE_SIZE - 0x1000
 
 # Physical RAM objects.
@@ -263,6 +287,9 @@ class Kernel:
         uts = b"".join(s.encode().ljust(65, b"\0") for s in
                        ("Linux", "kcorefs-synthetic", OSRELEASE, "#1 SMP PREEMPT_DYNAMIC", "x86_64", "(none)"))
         mem.write(self.img_pa(OFF_UTS), struct.pack("<I", 3) + uts)
+        self.uts = uts
+        mem.write(self.img_pa(OFF_JIFFIES), u64(JIFFIES))
+        mem.write(self.img_pa(OFF_BANNER_PTR), u64(self.img_va(OFF_BANNER)))
         # Page tables.
         pt = PageTables(mem, self.img_pa(OFF_TOP_PGT), PA_PGTABLE_POOL)
         pt.map(PAGE_OFFSET_BASE, 0, self.ram_size, MB2)
@@ -536,6 +563,81 @@ def write_kcore(path, k):
     return write_elf(path, k, notes, loads, note_align=0, dense=False)
 
 
+VMLINUX_ALIGN = 0x200000
+SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_NOTE = 1, 2, 3, 7
+SHF_WRITE, SHF_ALLOC, SHF_EXEC = 1, 2, 4
+STT_OBJECT, STT_FUNC, STB_GLOBAL = 1, 2, 1
+NT_GNU_BUILD_ID = 3
+
+
+def write_vmlinux(path, k, build_id):
+    """An x86_64 vmlinux as the kernel's build links it: ET_EXEC at the link-time address
+    with e_entry the physical startup address, one PT_LOAD for the image and a PT_NOTE
+    inside it for the build id, sections and a symbol table (no DWARF: gdb gets minimal
+    symbols, so tests cast, e.g. p *(unsigned long *)&jiffies_64)."""
+    img = bytearray(IMAGE_SIZE)
+    img[0:80] = bytes([0x0F, 0x01, 0xF8, 0x90, 0xC3]) * 16
+    b = BANNER.encode() + b"\0"
+    img[OFF_BANNER:OFF_BANNER + len(b)] = b
+    img[OFF_UTS:OFF_UTS + 4 + len(k.uts)] = struct.pack("<I", 1) + k.uts
+    img[OFF_JIFFIES:OFF_JIFFIES + 8] = u64(STATIC_JIFFIES)
+    # Static data holds link-time pointers (the kernel relocates them as it boots).
+    img[OFF_PRB_PTR:OFF_PRB_PTR + 8] = u64(LINK_TEXT + OFF_PRB)
+    notes = note("GNU", NT_GNU_BUILD_ID, bytes.fromhex(build_id))
+    img[OFF_NOTES:OFF_NOTES + len(notes)] = notes
+    syms = [("_text", 0, 0, STT_FUNC, ".text"), ("startup_64", 0, 0, STT_FUNC, ".text"),
+            ("linux_banner", OFF_BANNER, len(b), STT_OBJECT, ".data"),
+            ("init_uts_ns", OFF_UTS, 4 + len(k.uts), STT_OBJECT, ".data"),
+            ("prb", OFF_PRB_PTR, 8, STT_OBJECT, ".data"),
+            ("printk_rb_static", OFF_PRB, 88, STT_OBJECT, ".data"),
+            ("jiffies_64", OFF_JIFFIES, 8, STT_OBJECT, ".data"),
+            ("kcorefs_banner_ptr", OFF_BANNER_PTR, 8, STT_OBJECT, ".data"),
+            ("init_top_pgt", OFF_TOP_PGT, PAGE, STT_OBJECT, ".data"),
+            ("_end", IMAGE_SIZE, 0, STT_OBJECT, ".data")]
+    secs = [("", 0, 0, 0, 0),  # name, type, flags, offset in the image, size
+            (".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXEC, 0, OFF_BANNER),
+            (".data", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, OFF_BANNER, OFF_NOTES - OFF_BANNER),
+            (".notes", SHT_NOTE, SHF_ALLOC, OFF_NOTES, len(notes))]
+    shnames = [s[0] for s in secs] + [".symtab", ".strtab", ".shstrtab"]
+    shstr = b"\0".join(n.encode() for n in shnames) + b"\0"
+    strtab = b"\0" + b"\0".join(s[0].encode() for s in syms) + b"\0"
+    sec_index = {s[0]: i for i, s in enumerate(secs)}
+    symtab = bytes(24)
+    pos = 1
+    for name, off, size, typ, sec in syms:
+        symtab += struct.pack("<IBBHQQ", pos, (STB_GLOBAL << 4) | typ, 0, sec_index[sec], LINK_TEXT + off, size)
+        pos += len(name) + 1
+    load_off = VMLINUX_ALIGN
+    tail = load_off + IMAGE_SIZE
+    symtab_off, strtab_off = tail, tail + len(symtab)
+    shstr_off = strtab_off + len(strtab)
+    shoff = (shstr_off + len(shstr) + 7) // 8 * 8
+    phdrs = [(PT_LOAD, 7, load_off, LINK_TEXT, LINK_TEXT - START_KERNEL_MAP, IMAGE_SIZE, IMAGE_SIZE, VMLINUX_ALIGN),
+             (PT_NOTE, 4, load_off + OFF_NOTES, LINK_TEXT + OFF_NOTES, LINK_TEXT + OFF_NOTES - START_KERNEL_MAP,
+              len(notes), len(notes), 4)]
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    shnum = len(shnames)
+    eh = ident + struct.pack("<HHIQQQIHHHHHH", ET_EXEC, EM_X86_64, 1, LINK_TEXT - START_KERNEL_MAP, 64, shoff, 0,
+                             64, 56, len(phdrs), 64, shnum, shnum - 1)
+    name_off = {n: shstr.index(n.encode() + b"\0") if n else 0 for n in shnames}
+    sh = [struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
+    for name, typ, flags, off, size in secs[1:]:
+        sh.append(struct.pack("<IIQQQQIIQQ", name_off[name], typ, flags, LINK_TEXT + off, load_off + off, size,
+                              0, 0, 4 if typ == SHT_NOTE else 64, 0))
+    strtab_index = len(secs) + 1
+    sh.append(struct.pack("<IIQQQQIIQQ", name_off[".symtab"], SHT_SYMTAB, 0, 0, symtab_off, len(symtab),
+                          strtab_index, 1, 8, 24))
+    sh.append(struct.pack("<IIQQQQIIQQ", name_off[".strtab"], SHT_STRTAB, 0, 0, strtab_off, len(strtab), 0, 0, 1, 0))
+    sh.append(struct.pack("<IIQQQQIIQQ", name_off[".shstrtab"], SHT_STRTAB, 0, 0, shstr_off, len(shstr), 0, 0, 1, 0))
+    with open(path, "wb") as f:
+        f.write(eh + b"".join(struct.pack("<IIQQQQQQ", *p) for p in phdrs))
+        f.seek(load_off)
+        f.write(img)
+        f.write(symtab + strtab + shstr)
+        f.seek(shoff)
+        f.write(b"".join(sh))
+
+
 def write_bad(outdir, k):
     files = {}
 
@@ -587,18 +689,23 @@ def write_bad(outdir, k):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
-    ap.add_argument("variants", nargs="*", help="kdump qemu kcore bad (default: all)")
+    ap.add_argument("variants", nargs="*", help="kdump qemu kcore bad vmlinux (default: all)")
     ap.add_argument("--kcore-dir", help="directory for kcore.core (needs a tmpfs); default OUTDIR")
     ap.add_argument("--ram-mib", type=int, default=128)
     ap.add_argument("--hotplug-blocks", type=int, default=0, metavar="B",
                     help="add B hot-added 128 MiB memory blocks, each a RAM range of its own, from 4 GiB")
+    ap.add_argument("--kaslr-offset", type=lambda v: int(v, 0), default=KERNELOFFSET, metavar="N",
+                    help="KERNELOFFSET (a multiple of 2 MiB; below 0x800000 the image overlaps itself)")
     ap.add_argument("--no-vmcoreinfo-note", action="store_true",
                     help="qemu variant without a VMCOREINFO note (qemu-novmci.core)")
     a = ap.parse_intermixed_args()
-    variants = a.variants or ["kdump", "qemu", "kcore", "bad"]
+    variants = a.variants or ["kdump", "qemu", "kcore", "bad", "vmlinux"]
     for v in variants:
-        if v not in ("kdump", "qemu", "kcore", "bad"):
+        if v not in ("kdump", "qemu", "kcore", "bad", "vmlinux"):
             ap.error("unknown variant %s" % v)
+    if a.kaslr_offset % MB2 or not 0 <= a.kaslr_offset < KERNEL_IMAGE_SIZE - IMAGE_SIZE - (16 << 20):
+        ap.error("--kaslr-offset must be a multiple of 2 MiB inside the kernel image map")
+    set_kaslr_offset(a.kaslr_offset)
     os.makedirs(a.outdir, exist_ok=True)
     k = Kernel(a.ram_mib, a.hotplug_blocks)
     files, bad_info = {}, {}
@@ -617,6 +724,11 @@ def main():
     if "bad" in variants:
         f, bad_info = write_bad(a.outdir, k)
         files.update(f)
+    if "vmlinux" in variants:
+        files["vmlinux"] = os.path.join(a.outdir, "vmlinux.elf")
+        write_vmlinux(files["vmlinux"], k, BUILD_ID)
+        files["vmlinux_other"] = os.path.join(a.outdir, "vmlinux-other.elf")
+        write_vmlinux(files["vmlinux_other"], k, OTHER_BUILD_ID)
     mpath = os.path.join(a.outdir, "manifest.json")
     if os.path.exists(mpath):   # a second run into the same directory adds its files
         with open(mpath) as f:
@@ -627,6 +739,11 @@ def main():
     manifest = {
         "osrelease": OSRELEASE,
         "build_id": BUILD_ID,
+        "other_build_id": OTHER_BUILD_ID,
+        "image_overlaps": 0 < KERNELOFFSET < IMAGE_SIZE,
+        "jiffies_64": JIFFIES,
+        "static_jiffies_64": STATIC_JIFFIES,
+        "prb_size_bits": 12,
         "kernel_offset": hx(KERNELOFFSET),
         "phys_base": PHYS_BASE,
         "page_offset_base": hx(PAGE_OFFSET_BASE),

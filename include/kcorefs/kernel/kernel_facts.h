@@ -5,6 +5,7 @@
 #define KCOREFS_KERNEL_KERNEL_FACTS_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "kcorefs/kernel/arch.h"
 #include "kcorefs/kernel/cpu_state.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
+#include "kcorefs/kernel/vmlinux.h"
 #include "kcorefs/mem/memory_map.h"
 
 namespace kcorefs::kernel {
@@ -57,6 +59,8 @@ struct KernelFacts {
   std::string direct_map_origin;       // "vmcoreinfo", "source PT_LOADs", "page tables"
   std::vector<CpuState> cpus;          // served as NT_PRSTATUS, in this order
   std::vector<std::string> warnings;   // shown at mount and by `info`
+  // The vmlinux checked against BUILD-ID (--vmlinux, or Debian's path); null when none.
+  std::shared_ptr<const Vmlinux> vmlinux;
 
   // The kernel image's link-time address (runtime minus KERNELOFFSET).
   uint64_t image_link_vaddr() const { return image.vaddr - kaslr_offset; }
@@ -66,6 +70,10 @@ struct DeriveOptions {
   // Text of `--vmcoreinfo FILE`; overrides the source's note.
   std::optional<std::string> vmcoreinfo_override;
   std::string vmcoreinfo_override_name;
+  // `--vmlinux PATH` (an empty PATH: no vmlinux, not even Debian's); unset: look in
+  // vmlinux_search_dir for vmlinux-OSRELEASE.
+  std::optional<std::string> vmlinux_path;
+  std::string vmlinux_search_dir = "/usr/lib/debug/boot";
 };
 
 // Derives the facts: finds VMCOREINFO, checks the architecture's required keys, and has
