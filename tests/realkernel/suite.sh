@@ -24,6 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../integration/functions.sh"
 source "$HERE/../checks/consumers.sh"
 source "$HERE/../../contrib/vm/vm.sh"
+source "$HERE/checks_truncation.sh"
 : "${CHECK_TIMEOUT:=300}"   # for the consumer checks shared with the integration tests
 
 RESULTS_FD=
@@ -440,6 +441,7 @@ CHECKS=(readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb drgn-
         makedumpfile-dmesg makedumpfile-d31)
 for s in "${SOURCES[@]}"; do for c in "${CHECKS[@]}"; do PLANNED+=("$s/$c"); done; done
 PLANNED+=(live/bytes-read dumps/kdump-zlib)
+PLANNED+=("${TRUNC_CHECKS[@]}")  # checks_truncation.sh
 
 run_source_checks() {  # run_source_checks SRC [CHECK...] (default: all)
   local src=$1 c
@@ -515,6 +517,7 @@ for src in dump-vmcoreinfo dump-novmcoreinfo; do
   run_source_checks "$src"
   source_times "$src"
 done
+run_truncation_checks  # cuts of g1's ELF dump (checks_truncation.sh)
 # g1's jiffies_64 at its ELF dump (crash, through kcorefs): the live value must be past it.
 DUMP_JIFFIES=$(sed -n 's/^jiffies_64 = \$[0-9]* = \([0-9]*\)$/\1/p' "$W/dump-vmcoreinfo/crash-b.out" 2>/dev/null)
 
