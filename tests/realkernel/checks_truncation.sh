@@ -6,11 +6,15 @@
 #                       describe N bytes, the file has 1048576" and names the missing part
 #   trunc/mid-ram       the same message if refused; if it mounts, the truncation is the
 #                       first warning and crash reads the kernel
-#   trunc/last-segment  mounts; the truncation (both sizes) is the first warning; crash sys
-#                       gives the guest's release; gdb reads linux_banner through kcore; a
-#                       read of a missing address fails in crash and in gdb (never zeros)
+#   trunc/ram-end       cut 512 KiB before the end: into RAM's last 256 KiB (the kernel's
+#                       page tables for its image lie lower, about 1 MiB from the top of a
+#                       512 MiB guest) and all of the last segment (QEMU's 256 KiB BIOS ROM)
+#   trunc/last-segment  cut inside that last segment, 128 KiB before the end
+#   Both must mount; the truncation (both sizes) is the first warning; crash sys gives the
+#   guest's release; gdb reads linux_banner through kcore; a read of a missing address
+#   fails in crash and in gdb (never zeros).
 
-TRUNC_CHECKS=(trunc/1mb trunc/mid-ram trunc/last-segment)
+TRUNC_CHECKS=(trunc/1mb trunc/mid-ram trunc/ram-end trunc/last-segment)
 
 # trunc_copy SIZE: a sparse copy of g1's dump cut to SIZE bytes; prints its path.
 trunc_copy() {
@@ -102,14 +106,15 @@ c_trunc() {  # c_trunc 1mb|mid-ram|last-segment
   case $1 in
     1mb) m=1048576 ;;
     mid-ram) m=$((size / 2 + 12345)) ;;
-    last-segment) m=$((size - 8 * 1048576 + 123)) ;;
+    ram-end) m=$((size - 524288 + 123)) ;;
+    last-segment) m=$((size - 131072 + 123)) ;;
   esac
   f=$(trunc_copy "$m") || exit 1
   how=$(trunc_mount "$f" "$m" "$mp") || exit 1
   echo "cut at $m of $size bytes: $how"
   case $1:$how in
     1mb:mounted) fail "a 1 MiB cut (no page tables) mounted" ;;
-    last-segment:refused) fail "a cut inside the last segment was refused" ;;
+    ram-end:refused|last-segment:refused) fail "a cut after the kernel's page tables was refused" ;;
   esac
   if [ "$how" = mounted ]; then
     dm=$(sed -n 's/^NUMBER(page_offset_base)=//p' "$mp/vmcoreinfo")
