@@ -5,6 +5,7 @@
 #   contrib/demo.sh          run the demo; the mount stays up afterwards
 #   contrib/demo.sh stop     unmount and stop what the demo started
 #   contrib/demo.sh stats    kcorefs's counters (bytes read from the source so far)
+#   contrib/demo.sh help     this text
 #
 # With a readable /proc/kcore, it mounts this machine's own live memory. Without one (a
 # container, a VM without it, lockdown), it boots a throwaway Debian guest under QEMU (TCG,
@@ -52,14 +53,44 @@ stop() {
   fi
 }
 
+# The comment block at the top of this file, without its "# ".
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
+
+# The guest the demo started is still running (its pid file names a live qemu of this demo).
+guest_running() {
+  local pid
+  pid=$(cat "$DEMO/guest/qemu.pid" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "qemu-system.*$DEMO/guest"
+}
+
+not_running() {
+  echo "demo: nothing to show: the demo is not running (contrib/demo.sh stop ended it, or it" \
+       "has not run yet); start it with contrib/demo.sh" >&2
+  exit 1
+}
+
+stats() {
+  local mp
+  if [ "$(cat "$DEMO/mode" 2>/dev/null)" = host ]; then
+    mp=$(cat "$DEMO/mountpoint")
+    grep -q " $mp fuse.kcorefs " /proc/mounts || not_running
+    cat "$mp/stats"
+    return
+  fi
+  guest_running && [ -S "$DEMO/guest/ctl.sock" ] || not_running
+  python3 "$SRCDIR/contrib/vm/ctl.py" "$DEMO/guest/ctl.sock" 'cat /mnt/k/stats' 2>"$DEMO/stats.err" || {
+    echo "demo: the guest is running but did not answer (ctl.sock: $(tail -1 "$DEMO/stats.err"));" \
+         "contrib/demo.sh stop, then contrib/demo.sh, starts it again" >&2
+    exit 1
+  }
+}
+
 case ${1:-} in
   stop) stop; exit 0 ;;
-  stats)
-    if [ "$(cat "$DEMO/mode" 2>/dev/null)" = host ]; then cat "$(cat "$DEMO/mountpoint")/stats"
-    else python3 "$SRCDIR/contrib/vm/ctl.py" "$DEMO/guest/ctl.sock" 'cat /mnt/k/stats'; fi
-    exit ;;
+  stats) stats; exit ;;
+  help | -h | --help) usage; exit 0 ;;
   "") ;;
-  *) sed -n '2,20p' "$0"; exit 2 ;;
+  *) echo "demo: unknown command '$1'" >&2; usage >&2; exit 2 ;;
 esac
 
 # ---------------------------------------------------------------------------------------
@@ -82,13 +113,26 @@ crash_session() {  # crash_session VMLINUX VMCORE
   say "crash $1 $2   (sys, the task list, log | tail)"
   local t0=$SECONDS
   printf '%s\n' sys 'list -o task_struct.tasks -s task_struct.comm -h init_task' 'log | tail -n 5' quit |
-    crash -s "$1" "$2" 2>&1 | sed -n '/^ *KERNEL:/,$p' | grep -v '^$' |
+    crash -s "$1" "$2" 2>&1 | tee "$DEMO/crash.out" | sed -n '/^ *KERNEL:/,$p' | grep -v '^$' |
     awk '/^[0-9a-f]+$/ { next }                          # list: task addresses
          /^  comm = "/ { s = $0; sub(/^  comm = "/, "", s); sub(/(\\000)*",?$/, "", s)
                          names = names " " s; n++; next }
          { if (n) { print "   task list (" n " tasks, init_task.tasks):" names; n = 0; names = "" } print }
          END { if (n) print "   task list (" n " tasks, init_task.tasks):" names }' | fold -s -w 100 || true
   echo "(crash session: $((SECONDS - t0)) s)"
+  # What a first user asks about the output above when the counts differ (README, "crash
+  # TASKS on 6.1").
+  local tasks cpus listed
+  tasks=$(sed -n 's/^ *TASKS: *\([0-9]*\).*/\1/p' "$DEMO/crash.out" | head -1)
+  cpus=$(sed -n 's/^ *CPUS: *\([0-9]*\).*/\1/p' "$DEMO/crash.out" | head -1)
+  listed=$(grep -c '^  comm = "' "$DEMO/crash.out")
+  if [ -n "$tasks" ] && [ "$listed" -gt "$tasks" ]; then
+    echo "Why TASKS is $tasks beside $listed tasks in the list: crash $(crash --version 2>/dev/null | sed -n 's/^crash \([0-9.]*\).*/\1/p;q')'s task table (what"
+    echo "  ps and sys's TASKS show) holds only the idle tasks$([ "$tasks" = "$cpus" ] && echo ", one per CPU,") on Debian's 6.1"
+    echo "  kernel, on QEMU's own dump as through kcorefs: crash's limit, not the mount's. The"
+    echo "  list walks init_task.tasks, which has every task: use it in crash (list -o"
+    echo "  task_struct.tasks -s task_struct.comm -h init_task), or drgn's for_each_task."
+  fi
 }
 
 if [ -r /proc/kcore ] && head -c 4 /proc/kcore 2>/dev/null | grep -q ELF; then

@@ -11,9 +11,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "cli/commands.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/log.h"
+#include "kcorefs/base/status_macros.h"
 #include "kcorefs/base/unique_fd.h"
 #include "kcorefs/elf/core_view.h"
 
@@ -116,6 +119,41 @@ absl::Status Export(const elf::CoreView& view, int fd, bool seekable) {
   return absl::OkStatus();
 }
 
+// How long `-o FIFO` waits for a reader: an open for writing would otherwise wait forever
+// when none comes (`kcorefs export SRC -o FIFO &` then the reader is the usual order, so a
+// reader started a little later is waited for).
+constexpr absl::Duration kFifoReaderWait = absl::Seconds(10);
+
+// A FIFO is opened without blocking: ENXIO means no reader has it open yet, so it is
+// tried again until kFifoReaderWait passes. The writes then block as on any pipe.
+absl::StatusOr<base::UniqueFd> OpenFifo(const std::string& path) {
+  const absl::Time give_up = absl::Now() + kFifoReaderWait;
+  bool told = false;
+  while (true) {
+    base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK));
+    if (fd.valid()) {
+      int fl = ::fcntl(fd.get(), F_GETFL);
+      if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        return base::ErrnoError(errno, absl::StrCat("make ", path, " blocking"));
+      }
+      return fd;
+    }
+    if (errno != ENXIO) return base::ErrnoError(errno, absl::StrCat("open ", path));
+    if (absl::Now() >= give_up) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " is a FIFO that no reader opened within ", absl::FormatDuration(kFifoReaderWait),
+          "; start its reader first (for example `cat ", path, " > FILE &`) and the export "
+          "after it. (makedumpfile and crash seek their input: give them a file, not a FIFO)"));
+    }
+    if (!told) {
+      base::LogInfo(absl::StrCat(path, " is a FIFO: waiting up to ",
+                                 absl::FormatDuration(kFifoReaderWait), " for a reader"));
+      told = true;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
 // The export's output. Never the source itself (compared by device and inode, so a
 // symlink or a second name does not get past it), never an existing file without --force,
 // and on failure only a file this export wrote is removed — by the name it really has.
@@ -142,14 +180,25 @@ class OutputFile {
       return absl::AlreadyExistsError(absl::StrCat(
           path, " exists; kcorefs export does not overwrite a file unless given --force"));
     }
+    if (exists && S_ISSOCK(out_st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, " is a socket; kcorefs export writes a file, a device, a FIFO or stdout (-o -)"));
+    }
     OutputFile f;
-    int flags = O_WRONLY | O_CLOEXEC | (exists ? 0 : O_CREAT | O_EXCL);
-    f.fd_.Reset(::open(path.c_str(), flags, 0600));
+    if (exists && S_ISFIFO(out_st.st_mode)) {
+      KCOREFS_ASSIGN_OR_RETURN(f.fd_, OpenFifo(path));
+    } else {
+      int flags = O_WRONLY | O_CLOEXEC | (exists ? 0 : O_CREAT | O_EXCL);
+      f.fd_.Reset(::open(path.c_str(), flags, 0600));
+    }
     if (!f.fd_.valid()) return base::ErrnoError(errno, absl::StrCat("open ", path));
     struct stat st;
     if (::fstat(f.fd_.get(), &st) != 0) return base::ErrnoError(errno, absl::StrCat("stat ", path));
     f.regular_ = S_ISREG(st.st_mode);
-    f.seekable_ = f.regular_ || ::lseek(f.fd_.get(), 0, SEEK_CUR) >= 0;
+    // Only a regular file keeps holes where nothing is written; a device would keep its old
+    // bytes there, and a FIFO, a tty or /dev/null cannot take a pwrite or a size, so
+    // everything else gets the view as a stream, zeros written out.
+    f.seekable_ = f.regular_;
     f.created_ = !exists;
     if (f.regular_ && ::ftruncate(f.fd_.get(), 0) != 0) {
       return base::ErrnoError(errno, absl::StrCat("truncate ", path));
@@ -162,7 +211,7 @@ class OutputFile {
   }
 
   int fd() const { return fd_.get(); }
-  // Stdout may be a pipe even where lseek works on it: pipes get the zeros written out.
+  // A regular file (holes stay holes); stdout and everything else is written as a stream.
   bool seekable() const { return seekable_; }
   // A partial core would mislead. Only a regular file is touched (never a device): one
   // this export created is removed, one it overwrote (--force) is emptied.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -198,6 +199,25 @@ uint64_t ViewBuilder::AddPhysical(uint64_t offset, uint64_t paddr, uint64_t size
   return placed;
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> ViewBuilder::ImageParts() const {
+  const kernel::ImageRange& img = snap_.facts.image;
+  std::vector<std::pair<uint64_t, uint64_t>> parts;
+  std::optional<uint64_t> image_end = base::CheckedAdd(img.paddr, img.size);
+  if (!image_end) return parts;
+  const uint64_t end = *image_end;
+  for (const mem::Segment& s : snap_.map.physical()) {
+    if (s.end() <= img.paddr || s.start >= end) continue;
+    uint64_t a = std::max(s.start, img.paddr);
+    uint64_t b = std::min(s.end(), end);
+    if (!parts.empty() && parts.back().first + parts.back().second == a - img.paddr) {
+      parts.back().second += b - a;
+    } else {
+      parts.emplace_back(a - img.paddr, b - a);
+    }
+  }
+  return parts;
+}
+
 void ViewBuilder::Finish(CoreHeaderWriter& writer) {
   uint64_t size = writer.max_end();
   view_->header_ = std::make_shared<io::BufferByteSource>(
@@ -233,22 +253,24 @@ void ViewBuilder::BuildVmcore() {
   const kernel::KernelFacts& f = snap_.facts;
   size_t run_count = 0;
   ForEachRun(snap_.map.physical(), [&](const Run&) { ++run_count; });
-  size_t phnum = run_count + 2;
+  std::vector<std::pair<uint64_t, uint64_t>> parts = ImageParts();
+  size_t phnum = run_count + 1 + std::max<size_t>(parts.size(), 1);
   CoreHeaderWriter writer(f.arch->e_machine, phnum, Notes());
   ReserveExtents(phnum);
   uint64_t cursor = AlignUp(writer.notes_end(), page_);
 
-  uint64_t image_size = AddPhysical(cursor, f.image.paddr, f.image.size);
-  if (image_size < f.image.size) {
-    view_->warnings_.push_back(absl::StrCat("vmcore: kernel image segment cut to ", Hex(image_size),
-                                            " bytes: physical ", Hex(f.image.paddr + image_size),
-                                            " is not in the source"));
+  // The image's parts come first, in address order (crash's and makedumpfile's phys_base
+  // fallback reads the first). With no part at all a PT_LOAD of size 0 is still emitted
+  // so the image stays first; crash and makedumpfile then use NUMBER(phys_base).
+  if (parts.empty()) writer.Add(Load(page_, f.image.vaddr, f.image.paddr, 0, 0, 0));
+  for (const auto& [off, len] : parts) {
+    uint64_t pa = f.image.paddr + off;
+    uint64_t offset = AlignUp(cursor, page_) + pa % page_;
+    AddPhysical(offset, pa, len);
+    writer.Add(Load(offset, f.image.vaddr + off, pa, len, len, 0));
+    cursor = offset + len;
   }
-  // A PT_LOAD of size 0 is still emitted so the image stays first; crash and makedumpfile
-  // then fall back to NUMBER(phys_base).
-  writer.Add(Load(image_size ? cursor : page_, f.image.vaddr, f.image.paddr, image_size,
-                  image_size, 0));
-  cursor = AlignUp(cursor + image_size, page_);
+  cursor = AlignUp(cursor, page_);
 
   ForEachRun(snap_.map.physical(), [&](const Run& r) {
     // Keep each segment's offset congruent to its address modulo the page size so that
@@ -311,17 +333,29 @@ void ViewBuilder::BuildKcore() {
     if (!claims.Admit({s.start, s.size, "virtual-only segment"})) continue;
     virt.push_back(&s);
   }
-  size_t phnum = 2 + (alias ? 1 : 0) + virt.size() + ram.size();
+  std::vector<std::pair<uint64_t, uint64_t>> parts = ImageParts();
+  size_t image_loads = std::max<size_t>(parts.size(), 1) * (alias ? 2 : 1);
+  size_t phnum = 1 + image_loads + virt.size() + ram.size();
   CoreHeaderWriter writer(f.arch->e_machine, phnum, Notes());
   ReserveExtents(phnum);
   uint64_t data = AlignUp(writer.notes_end(), page_);
   auto offset_of = [&](uint64_t vaddr) { return vaddr - dm + data; };
 
-  uint64_t image = AddPhysical(offset_of(f.image.vaddr), f.image.paddr, f.image.size);
-  writer.Add(Load(offset_of(f.image.vaddr), f.image.vaddr, f.image.paddr, image, image, page_));
+  // The image at its runtime address, then (alias) at its link-time address, part by part.
+  if (parts.empty()) {
+    writer.Add(Load(offset_of(f.image.vaddr), f.image.vaddr, f.image.paddr, 0, 0, page_));
+    if (alias) writer.Add(Load(offset_of(link), link, mem::kNoAddr, 0, 0, page_));
+  }
+  for (const auto& [off, len] : parts) {
+    AddPhysical(offset_of(f.image.vaddr + off), f.image.paddr + off, len);
+    writer.Add(Load(offset_of(f.image.vaddr + off), f.image.vaddr + off, f.image.paddr + off,
+                    len, len, page_));
+  }
   if (alias) {
-    AddPhysical(offset_of(link), f.image.paddr, image);
-    writer.Add(Load(offset_of(link), link, mem::kNoAddr, image, image, page_));
+    for (const auto& [off, len] : parts) {
+      AddPhysical(offset_of(link + off), f.image.paddr + off, len);
+      writer.Add(Load(offset_of(link + off), link + off, mem::kNoAddr, len, len, page_));
+    }
   }
   for (const mem::Segment* s : virt) {
     AddExtent(offset_of(s->start), s->data_size, s->source.get(), s->source_offset);

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "elf/elf_writer.h"
@@ -33,6 +34,12 @@ class ViewBuilder {
   // Adds extents serving physical [paddr, paddr + size) at file `offset`; stops at the
   // first byte the map does not hold and returns how many bytes were placed.
   uint64_t AddPhysical(uint64_t offset, uint64_t paddr, uint64_t size);
+  // The parts of the kernel image's physical range the source holds, as (offset into the
+  // image, length), in order. A filtered dump (pages freed after boot excluded) or a
+  // truncated one leaves holes in the image; each part becomes a segment of its own, so
+  // the holes read as not present instead of cutting the image at the first one. (The
+  // facts' own warning says the image is not wholly in the source.)
+  std::vector<std::pair<uint64_t, uint64_t>> ImageParts() const;
   void AddExtent(uint64_t offset, uint64_t length, const io::ByteSource* source,
                  uint64_t source_offset);
   void ReserveExtents(size_t phnum);

@@ -26,12 +26,6 @@ const elf::ViewType* ViewOf(fuse_ino_t ino) {
   return elf::ViewTypes()[ino - FUSE_ROOT_ID - 1];
 }
 
-// What an open file pins: the view of the epoch it was opened in, or the stats text.
-struct Handle {
-  std::shared_ptr<const elf::CoreView> view;
-  std::string text;
-};
-
 Filesystem* Fs(fuse_req_t req) { return static_cast<Filesystem*>(fuse_req_userdata(req)); }
 
 // Volatile bytes or maps: sizes and mtimes may change, so attributes are kept briefly.
@@ -159,7 +153,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     return;
   }
   Filesystem* fs = Fs(req);
-  auto handle = std::make_unique<Handle>();
+  auto handle = std::make_unique<Filesystem::Handle>();
   if (type == nullptr) {
     handle->text = fs->Stats();
     fi->direct_io = 1;
@@ -173,12 +167,14 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     fi->direct_io = uncached ? 1 : 0;
     fi->keep_cache = uncached ? 0 : 1;
   }
-  fi->fh = reinterpret_cast<uint64_t>(handle.release());
-  fuse_reply_open(req, fi);
+  Filesystem::Handle* h = fs->AddHandle(std::move(handle));
+  fi->fh = reinterpret_cast<uint64_t>(h);
+  // A reply that fails (the opener was interrupted) gets no RELEASE: the handle goes now.
+  if (fuse_reply_open(req, fi) != 0) fs->RemoveHandle(h);
 }
 
 void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_info* fi) {
-  auto* h = reinterpret_cast<Handle*>(fi->fh);
+  auto* h = reinterpret_cast<Filesystem::Handle*>(fi->fh);
   if (off < 0) {
     fuse_reply_err(req, EINVAL);
     return;
@@ -193,7 +189,7 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_i
 }
 
 void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
-  delete reinterpret_cast<Handle*>(fi->fh);
+  Fs(req)->RemoveHandle(reinterpret_cast<Filesystem::Handle*>(fi->fh));
   fuse_reply_err(req, 0);
 }
 
@@ -251,6 +247,27 @@ absl::StatusOr<std::shared_ptr<const elf::CoreView>> Filesystem::View(const elf:
   absl::MutexLock lock(&mu_);
   if (slot.view == nullptr || slot.view->epoch() < epoch) slot.view = *view;
   return slot.view;
+}
+
+Filesystem::Handle* Filesystem::AddHandle(std::unique_ptr<Handle> handle) {
+  Handle* h = handle.get();
+  absl::MutexLock lock(&handles_mu_);
+  handles_.emplace(h, std::move(handle));
+  return h;
+}
+
+void Filesystem::RemoveHandle(Handle* h) {
+  std::unique_ptr<Handle> gone;  // destroyed outside the lock: it may free a whole view
+  absl::MutexLock lock(&handles_mu_);
+  auto it = handles_.find(h);
+  if (it == handles_.end()) return;
+  gone = std::move(it->second);
+  handles_.erase(it);
+}
+
+size_t Filesystem::open_handles() const {
+  absl::MutexLock lock(&handles_mu_);
+  return handles_.size();
 }
 
 void Filesystem::EpochChanged(uint64_t epoch) {

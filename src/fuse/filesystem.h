@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -49,6 +50,18 @@ class Filesystem {
   Filesystem(std::unique_ptr<backends::Backend> backend, FileOwnership owner,
              ReadPathOptions read_path = {});
 
+  // What an open file pins: the view of the epoch it was opened in, or the stats text.
+  struct Handle {
+    std::shared_ptr<const elf::CoreView> view;
+    std::string text;
+  };
+  // Open files. The Filesystem owns their handles: a file still open when the session
+  // ends (a lazy unmount, `umount -l`, ends it when the last reference goes, and no
+  // RELEASE comes for it) is freed with the Filesystem, before the backend it reads.
+  Handle* AddHandle(std::unique_ptr<Handle> handle);
+  void RemoveHandle(Handle* handle);
+  size_t open_handles() const;
+
   // The view for the backend's current epoch, built on first use. One build per view and
   // epoch even when many threads ask at once; a view of an older epoch never replaces a
   // newer one.
@@ -84,6 +97,7 @@ class Filesystem {
   };
   void EpochChanged(uint64_t epoch);
 
+  // Declared first, destroyed last: every view, handle and source read from it goes first.
   std::unique_ptr<backends::Backend> backend_;
   const backends::Capabilities caps_;
   FileOwnership owner_;
@@ -99,6 +113,8 @@ class Filesystem {
   std::atomic<uint64_t> bytes_served_{0};
   std::atomic<uint64_t> bytes_spliced_{0};
   std::atomic<uint64_t> read_errors_{0};
+  mutable absl::Mutex handles_mu_;
+  absl::flat_hash_map<Handle*, std::unique_ptr<Handle>> handles_ ABSL_GUARDED_BY(handles_mu_);
 };
 
 }  // namespace kcorefs::fuse

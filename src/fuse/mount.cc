@@ -169,7 +169,19 @@ int Serve(fuse_session* se, const MountOptions& options) {
 absl::Status CheckMountpoint(const std::string& path, bool nonempty) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
-    return base::ErrnoError(errno, absl::StrCat("mount point ", path, " (create it with mkdir)"));
+    const int err = errno;
+    // A FUSE mount whose daemon died (SIGKILL, a crash) stays mounted with nobody serving
+    // it: every access is ENOTCONN until it is unmounted.
+    if (err == ENOTCONN) {
+      return base::ErrnoError(err, absl::StrCat(
+          "mount point ", path, " is a dead FUSE mount (its daemon exited without unmounting); "
+          "run `fusermount3 -u ", path, "` (or, as root, `umount -l ", path,
+          "`), then mount again"));
+    }
+    if (err == ENOENT) {
+      return base::ErrnoError(err, absl::StrCat("mount point ", path, " (create it with mkdir)"));
+    }
+    return base::ErrnoError(err, absl::StrCat("mount point ", path));
   }
   if (!S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(
@@ -250,6 +262,8 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
   fuse_args fargs = args.Get();
   std::unique_ptr<fuse_session, SessionDeleter> se(
       fuse_session_new(&fargs, &Filesystem::Operations(), sizeof(fuse_lowlevel_ops), &fs));
+  // Parsing copies the arguments it keeps into memory of its own (fargs.allocated).
+  fuse_opt_free_args(&fargs);
   if (!se) return fail("cannot create the FUSE session (see the message above)");
   fs.set_session(se.get());
   // A shell starts background jobs with SIGINT ignored, and libfuse keeps an ignored

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -46,6 +47,9 @@ struct Part {
   const io::ByteSource* source;  // null for a gap
   uint64_t source_offset;
   uint64_t view_offset;          // for error messages
+  // kSplice: the source's fd, taken once when the part is planned (a source may withdraw
+  // its fd later, as a dump that changed under the mount does; this reply keeps it).
+  int fd = -1;
 };
 
 // A pipe this thread splices a reply into; libfuse then moves it to /dev/fuse.
@@ -131,9 +135,10 @@ void AddPart(const elf::Piece& p, uint64_t pos, bool splice, std::vector<Part>& 
                      p.source_offset, pos});
     return;
   }
-  How how = splice && p.source != t_unspliceable && p.source->fd().has_value() ? How::kSplice
-                                                                              : How::kRead;
-  parts.push_back({how, nullptr, p.length, p.source, p.source_offset, pos});
+  std::optional<int> fd;
+  if (splice && p.source != t_unspliceable) fd = p.source->fd();
+  parts.push_back({fd.has_value() ? How::kSplice : How::kRead, nullptr, p.length, p.source,
+                   p.source_offset, pos, fd.value_or(-1)});
 }
 
 // The parts of [offset, offset + n); false when there are more than kMaxParts.
@@ -199,7 +204,7 @@ bool FitsPipes(const std::vector<Part>& parts, uint64_t n, size_t pipe_slots) {
 bool SplicePart(const Part& p, int pipe_fd) {
   loff_t off = static_cast<loff_t>(p.source_offset);
   uint64_t left = p.length;
-  const int fd = *p.source->fd();
+  const int fd = p.fd;
   while (left > 0) {
     ssize_t r = ::splice(fd, &off, pipe_fd, nullptr, left, SPLICE_F_NONBLOCK);
     if (r < 0 && errno == EINTR) continue;
@@ -276,7 +281,7 @@ bool Resident(const Part& p) {
   constexpr long kCachestat = 451;  // x86_64 and the generic table alike
   static std::atomic<bool> missing{false};
   if (missing.load(std::memory_order_relaxed)) return false;
-  if (::syscall(kCachestat, *p.source->fd(), &range, &st, 0) != 0) {
+  if (::syscall(kCachestat, p.fd, &range, &st, 0) != 0) {
     if (errno == ENOSYS) missing.store(true, std::memory_order_relaxed);
     return false;
   }
@@ -343,7 +348,7 @@ void ReplyFromSourceFd(fuse_req_t req, const Part& p) {
   fuse_bufvec bv = FUSE_BUFVEC_INIT(p.length);
   bv.buf[0].flags =
       static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY);
-  bv.buf[0].fd = *p.source->fd();
+  bv.buf[0].fd = p.fd;
   bv.buf[0].pos = static_cast<off_t>(p.source_offset);
   fuse_reply_data(req, &bv, static_cast<fuse_buf_copy_flags>(0));
 }

@@ -50,7 +50,7 @@ mount_kcorefs() {
   local i
   for i in $(seq 1 200); do
     if [ -e "$mp/vmcore" ]; then return 0; fi
-    if ! kill -0 "$KCOREFS_PID" 2>/dev/null; then
+    if ! process_running "$KCOREFS_PID"; then
       cat "$KCOREFS_LOG" >&2
       fail "kcorefs mount $src exited before the mount appeared"
     fi
@@ -63,8 +63,21 @@ mount_kcorefs() {
 unmount_kcorefs() {
   local mp=$1 pid=$2 i
   fusermount3 -u "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+  for i in $(seq 1 100); do process_running "$pid" || return 0; sleep 0.05; done
   kill -9 "$pid" 2>/dev/null || true
+}
+
+# process_running PID: the process exists and has not exited. An exited process nobody has
+# reaped (a zombie, state Z in /proc/PID/stat) has exited: in a container whose PID 1 does
+# not reap orphans (podman's default, no init), a detached daemon stays one forever, and
+# `kill -0` still succeeds on it.
+process_running() {
+  local stat state
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  # "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so cut at the last ")".
+  state=${stat##*) }
+  state=${state%% *}
+  [ "$state" != Z ] && [ "$state" != X ]
 }
 
 # mount_tmpfs DIR: a small tmpfs at DIR (for sparse files past ext4's 16 TiB limit, such as
@@ -73,6 +86,22 @@ mount_tmpfs() {
   mkdir -p "$1"
   mount -t tmpfs -o size=1g,mode=0700 tmpfs "$1" || fail "cannot mount a tmpfs at $1"
   cleanup_fn "umount '$1' 2>/dev/null || umount -l '$1'"
+}
+
+# sparse_dir DIR SIZE: sets SPARSE_DIR to a directory that takes a sparse file of SIZE
+# bytes (a kcore-layout core or export is ~100 TiB of mostly holes): DIR itself when its
+# file system allows a file that large (XFS, btrfs, tmpfs), else a tmpfs mounted at DIR
+# (ext4 stops at 16 TiB). Never /dev/shm: a container's is 64 MB.
+sparse_dir() {
+  local dir=$1 size=$2
+  mkdir -p "$dir"
+  if ! truncate -s "$size" "$dir/.probe" 2>/dev/null; then
+    rm -f "$dir/.probe"
+    mount_tmpfs "$dir"
+    truncate -s "$size" "$dir/.probe" || fail "a tmpfs at $dir takes no sparse file of $size bytes"
+  fi
+  rm -f "$dir/.probe"
+  SPARSE_DIR=$dir
 }
 
 # A command that must finish within SECONDS, or the test fails (never hangs the suite).

@@ -256,9 +256,19 @@ c_crash_tasks() {
 }
 
 c_crash_log() {
-  local out
+  local out mark
   out=$(crash_session "$1" a) || exit 1
-  grep -q "kcorefs-realkernel-marker $(cat "$W/$1/marker")\$" "$out" || fail "crash log: no marker line '$(cat "$W/$1/marker")'"
+  mark=$(cat "$W/$1/marker")
+  grep -q "kcorefs-realkernel-marker $mark\$" "$out" && return 0
+  # Say where the line went: crash's log (its size and end) against the guest's own dmesg.
+  echo "crash log: $(grep -c '^\[ *[0-9.]*\] ' "$out") lines, the last ones:"
+  grep '^\[ *[0-9.]*\] ' "$out" | tail -5
+  grep -n 'kcorefs-realkernel-marker' "$out"
+  if [ "$1" = live ]; then
+    echo "the guest's dmesg: $(vm_ctl 'dmesg | wc -l') lines; marker lines:"
+    vm_ctl 'dmesg | grep kcorefs-realkernel-marker'
+  fi
+  fail "crash log: no marker line '$mark'"
 }
 
 c_crash_bt() {
@@ -442,6 +452,8 @@ CHECKS=(readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb drgn-
 for s in "${SOURCES[@]}"; do for c in "${CHECKS[@]}"; do PLANNED+=("$s/$c"); done; done
 PLANNED+=(live/bytes-read dumps/kdump-zlib)
 PLANNED+=("${TRUNC_CHECKS[@]}")  # checks_truncation.sh
+source "$HERE/checks_kdump.sh"
+source "$HERE/checks_formats.sh"
 
 run_source_checks() {  # run_source_checks SRC [CHECK...] (default: all)
   local src=$1 c
@@ -520,11 +532,16 @@ done
 run_truncation_checks  # cuts of g1's ELF dump (checks_truncation.sh)
 # g1's jiffies_64 at its ELF dump (crash, through kcorefs): the live value must be past it.
 DUMP_JIFFIES=$(sed -n 's/^jiffies_64 = \$[0-9]* = \([0-9]*\)$/\1/p' "$W/dump-vmcoreinfo/crash-b.out" 2>/dev/null)
+run_kdump_sources
+run_format_sources
 
 # Live: the guest's own kcorefs, through nbdkit on the virtio port.
 use_guest g1
 vm_ctl 'cat /mnt/k/vmcoreinfo' >"$W/g1-live.vmcoreinfo"
 new_source live g1 "$W/nbd/vmcore" "$W/nbd-kcore/kcore" "$W/g1-live.vmcoreinfo"
+# A marker written now, after the dumps: the live checks see a line the dumps cannot hold.
+echo "$MARK_BASE-g1-live-$SECONDS" >"$W/live/marker"
+vm_ctl "echo kcorefs-realkernel-marker $(cat "$W/live/marker") >/dev/kmsg" >/dev/null
 vm_nbd_mount vmcore "$W/nbd" agent
 vm_nbd_mount kcore "$W/nbd-kcore" agent2  # a port carries one NBD connection at a time
 run_source_checks live readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb \

@@ -63,7 +63,7 @@ class Backend {
 
 // What the registry knows about a SOURCE before any backend opens it.
 struct ProbeInput {
-  enum class Kind { kNone, kRegular, kDirectory, kCharDevice, kBlockDevice, kOther };
+  enum class Kind { kNone, kRegular, kDirectory, kCharDevice, kBlockDevice, kFifo, kSocket, kOther };
   std::string source;   // the whole string the user gave
   std::string scheme;   // "nbd" for "nbd://…", "nbd+unix" for "nbd+unix:///…"; else ""
   Kind kind = Kind::kNone;  // what stat() says of `source` as a path (kNone: not a path)
