@@ -301,6 +301,25 @@ std::string DescribeSource(const ProbeInput& in) {
   return "a file of unknown format (not an ELF core, nor a kdump-compressed, flattened or LiME file)";
 }
 
+namespace {
+
+// The step that gets a refused file served, where there is one.
+std::string WhatToDo(const ProbeInput& in) {
+  if (in.kind != ProbeInput::Kind::kRegular && in.kind != ProbeInput::Kind::kBlockDevice) return "";
+  absl::string_view m = in.magic;
+  if (absl::StartsWith(m, "makedumpfile")) {
+    return "; `makedumpfile -R OUT < FILE` rewrites it as a kdump-compressed file, which the "
+           "kdump backend reads";
+  }
+  if (absl::StartsWith(m, "\x7f" "ELF") || absl::StartsWith(m, "KDUMP   ") ||
+      absl::StartsWith(m, "EMiL") || m.empty()) {
+    return "";
+  }
+  return "; if it is a raw physical memory image, give it as raw:FILE (-o phys_start=ADDR)";
+}
+
+}  // namespace
+
 absl::StatusOr<ResolvedSource> ResolveBackend(const std::string& source) {
   ProbeInput in = MakeProbeInput(source);
   if (auto named = ExplicitName(in); named.has_value()) {
@@ -334,7 +353,7 @@ absl::StatusOr<ResolvedSource> ResolveBackend(const std::string& source) {
   if (in.kind == ProbeInput::Kind::kNone && in.scheme.empty()) return MissingSource(source);
   return absl::UnimplementedError(absl::StrCat(
       source, " is ", DescribeSource(in), ": no backend of this build reads it (",
-      "backends: ", KnownNames(), "; `kcorefs backends` lists what each reads)"));
+      "backends: ", KnownNames(), "; `kcorefs backends` lists what each reads)", WhatToDo(in)));
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const std::string& source,

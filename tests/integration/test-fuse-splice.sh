@@ -127,19 +127,20 @@ phoff, = struct.unpack_from("<Q", eh, 32)
 phnum, = struct.unpack_from("<H", eh, 56)
 loads = [struct.unpack_from("<IIQQQQQQ", os.pread(fd, 56, phoff + 56 * i)) for i in range(phnum)]
 last = max((p for p in loads if p[0] == 1 and p[5]), key=lambda p: p[2])
+# Opened before the cut: an open after it fails (the dumpfile backend sees the change).
+fds = [(mp, flags, os.open(os.path.join(mp, "vmcore"), os.O_RDONLY | flags))
+       for mp in mps for flags in (0, os.O_DIRECT)]
 os.truncate(cut, os.stat(cut).st_size - (last[5] // 2))
 at = last[2] + last[5] - (1 << 20)  # vmcore bytes that came from past the new end
 errs = []
-for mp in mps:
-    for flags in (0, os.O_DIRECT):
-        f = os.open(os.path.join(mp, "vmcore"), os.O_RDONLY | flags)
-        try:
-            got = os.pread(f, 1 << 20, at)
-            errs.append("%s flags %#x: read %d bytes past the cut, want EIO" % (mp, flags, len(got)))
-        except OSError as e:
-            if e.errno != errno.EIO:
-                errs.append("%s flags %#x: %s, want EIO" % (mp, flags, e))
-        os.close(f)
+for mp, flags, f in fds:
+    try:
+        got = os.pread(f, 1 << 20, at)
+        errs.append("%s flags %#x: read %d bytes past the cut, want EIO" % (mp, flags, len(got)))
+    except OSError as e:
+        if e.errno != errno.EIO:
+            errs.append("%s flags %#x: %s, want EIO" % (mp, flags, e))
+    os.close(f)
 if errs:
     sys.exit("\n".join(errs))
 PY

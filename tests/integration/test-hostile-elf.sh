@@ -35,9 +35,9 @@ mutate "$TEST_TMP/eidata.core" 'b[5] = 7'
 refused eidata "e_ident[EI_DATA]" "is 7"
 mutate "$TEST_TMP/phentsize.core" 'struct.pack_into("<H", b, 54, 32)'
 refused phentsize "e_phentsize (at offset 0x36) is 32, not 56"
-# e_ehsize is not checked (QEMU 7.2 writes 8): such a file still reads.
+# e_ehsize is not used; QEMU 7.2's ELF dumps carry 8 there and must still be read.
 mutate "$TEST_TMP/ehsize.core" 'struct.pack_into("<H", b, 52, 8)'
-grep -q "e_ehsize" <<<"$("$KCOREFS" info "$TEST_TMP/ehsize.core" 2>&1)" && fail "ehsize: e_ehsize 8 (QEMU's) refused"
+"$KCOREFS" info "$TEST_TMP/ehsize.core" >/dev/null || fail "a core with QEMU's e_ehsize 8 is refused"
 
 # Two VMCOREINFO notes: the program header table moves to the end of a copy and gains a
 # second PT_NOTE (after the file's data) whose text names another release.

@@ -3,6 +3,8 @@
 # again and read by the same tools as every other source. Sources:
 #   kdump-zlib-d31   makedumpfile -c -d 31 (zlib pages, free/cache/user/zero pages excluded)
 #   kdump-lzo-d0     makedumpfile -l -d 0  (lzo pages, every page)
+#   kdump-qemu-zlib  QEMU's own dump-guest-memory -f kdump-zlib (flattened), rewritten by
+#                    `makedumpfile -R` as kcorefs's refusal of the flattened file says
 # plus kdump/bytes: random physical pages of both equal QEMU's ELF dump, and every page
 # -d 31 left out is absent from every PT_LOAD (never zeros).
 
@@ -10,7 +12,9 @@ KDUMP_SOURCES=(kdump-zlib-d31 kdump-lzo-d0)
 KDUMP_CHECKS=(readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb drgn-osrelease
               drgn-tasks makedumpfile-dmesg)
 for s in "${KDUMP_SOURCES[@]}"; do for c in "${KDUMP_CHECKS[@]}"; do PLANNED+=("$s/$c"); done; done
-PLANNED+=(kdump/write-zlib-d31 kdump/write-lzo-d0 kdump/bytes kdump/gdb-excluded)
+KDUMP_QEMU_CHECKS=(readelf crash-sys crash-log gdb drgn-tasks)
+for c in "${KDUMP_QEMU_CHECKS[@]}"; do PLANNED+=("kdump-qemu-zlib/$c"); done
+PLANNED+=(kdump/write-zlib-d31 kdump/write-lzo-d0 kdump/write-qemu-zlib kdump/bytes kdump/gdb-excluded)
 
 kdump_write() {  # kdump_write FLAGS OUT: makedumpfile FLAGS on g1's dump through kcorefs
   local log
@@ -19,6 +23,13 @@ kdump_write() {  # kdump_write FLAGS OUT: makedumpfile FLAGS on g1's dump throug
     { echo "$log"; fail "makedumpfile $1 failed"; }
   [ "$(head -c 8 "$2")" = "KDUMP   " ] || fail "makedumpfile $1 wrote no kdump-compressed file"
   echo "makedumpfile $1: $(stat -c %s "$2") bytes"
+}
+
+kdump_unflatten() {  # QEMU's flattened kdump-zlib dump, reassembled by makedumpfile -R
+  local out
+  out=$("$KCOREFS" info "$W/g1-kdump-zlib.core" 2>&1) && fail "kcorefs took a flattened file: $out"
+  grep -q 'makedumpfile -R' <<<"$out" || fail "the refusal does not say makedumpfile -R: $out"
+  makedumpfile -R "$W/g1-qemu-zlib.kdump" <"$W/g1-kdump-zlib.core" || fail "makedumpfile -R failed"
 }
 
 c_kdump_bytes() {  # sampled pages of each kdump source equal the ELF dump's
@@ -66,6 +77,13 @@ run_kdump_sources() {
     new_source "kdump-$s" g1 "$W/mnt/kdump-$s/vmcore" "$W/mnt/kdump-$s/kcore" "$W/g1-elf.vmcoreinfo"
     run_source_checks "kdump-$s" "${KDUMP_CHECKS[@]}"
   done
+  check kdump/write-qemu-zlib kdump_unflatten
+  if [ -s "$W/g1-qemu-zlib.kdump" ]; then
+    mount_kcorefs "$W/g1-qemu-zlib.kdump" "$W/mnt/kdump-qemu-zlib"
+    new_source kdump-qemu-zlib g1 "$W/mnt/kdump-qemu-zlib/vmcore" "$W/mnt/kdump-qemu-zlib/kcore" \
+      "$W/g1-elf.vmcoreinfo"
+    run_source_checks kdump-qemu-zlib "${KDUMP_QEMU_CHECKS[@]}"
+  fi
   check kdump/bytes c_kdump_bytes
   check kdump/gdb-excluded c_kdump_gdb_excluded
   source_times kdump-zlib-d31

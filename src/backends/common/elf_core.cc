@@ -258,8 +258,8 @@ absl::StatusOr<ElfCoreContents> ReadElfCore(std::shared_ptr<const io::ByteSource
                                                    "vmlinux or program"));
   }
   // The table is read as Elf64_Phdr records; any other stride would misread every header.
-  // (e_ehsize is not checked: nothing here depends on it, and QEMU 7.2's dump-guest-memory
-  // writes 8 there.)
+  // e_ehsize is not checked: nothing here depends on it, and QEMU 7.2's dump-guest-memory
+  // writes 8 there (measured on its ELF dumps), which every consumer ignores too.
   if (eh.e_phentsize != sizeof(Elf64_Phdr)) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": e_phentsize (at offset ", Hex(offsetof(Elf64_Ehdr, e_phentsize)), ") is ",

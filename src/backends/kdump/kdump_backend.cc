@@ -51,11 +51,24 @@ std::string StringAttr(ContextPool& pool, const char* key) {
   return str;
 }
 
+std::optional<std::string> BlobAttr(ContextPool& pool, const char* key);
+
+// QEMU's dump-guest-memory -f kdump-* leaves the header's machine name empty, so
+// libkdumpfile names no architecture; x86_64's VMCOREINFO is the only one with init_top_pgt.
+bool IsX86_64Vmcoreinfo(ContextPool& pool) {
+  uint64_t ptr_size = 0;
+  kdump_num_t n;
+  if (kdump_get_number_attr(pool.main(), KDUMP_ATTR_PTR_SIZE, &n) == KDUMP_OK) ptr_size = n;
+  std::optional<std::string> text = BlobAttr(pool, "linux.vmcoreinfo.raw");
+  return ptr_size == 8 && text && absl::StrContains(*text, "\nSYMBOL(init_top_pgt)=");
+}
+
 absl::StatusOr<DumpShape> ReadShape(ContextPool& pool) {
   DumpShape d;
   d.format = StringAttr(pool, KDUMP_ATTR_FILE_FORMAT);
   d.description = StringAttr(pool, "file.description");
   std::string arch = StringAttr(pool, KDUMP_ATTR_ARCH_NAME);
+  if (arch.empty() && IsX86_64Vmcoreinfo(pool)) arch = "x86_64";
   if (arch != "x86_64") {
     return absl::UnimplementedError(absl::StrCat(
         pool.path(), ": a ", d.description, " dump of architecture '", arch,

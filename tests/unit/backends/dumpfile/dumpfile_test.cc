@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -206,6 +207,36 @@ TEST_F(DumpfileTest, PrstatusOfAnotherLayoutIsDroppedWithAWarning) {
   ASSERT_EQ(snap->warnings.size(), 1u);
   ExpectMessageHas(absl::InternalError(snap->warnings[0]), "NT_PRSTATUS note 0 dropped");
   ExpectMessageHas(absl::InternalError(snap->warnings[0]), "336");
+}
+
+// A dump that changes after open: the snapshot is refused from then on (opens of the views
+// fail), and so is every read of its bytes, with a message naming the file, what changed
+// and what to do.
+TEST_F(DumpfileTest, ChangeAfterOpenFailsCurrentAndReads) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto b, Open(TestKernel::Kdump()));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto snap, b->Current());
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  Truncate(static_cast<uint64_t>(st.st_size) - 4096);
+  auto again = b->Current();
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  ExpectMessageHas(again.status(), path_ + " changed while mounted (size ");
+  ExpectMessageHas(again.status(), "remount to see the new contents");
+  uint8_t buf[16];
+  absl::Status read = snap->map.ReadPhys(TestKernel::kRamStart, absl::MakeSpan(buf));
+  ASSERT_FALSE(read.ok());
+  ExpectMessageHas(read, "changed while mounted");
+  EXPECT_EQ(b->Stats(), (std::vector<std::pair<std::string, std::string>>{{"source_changed", "1"}}));
+}
+
+TEST_F(DumpfileTest, UnchangedFileKeepsServing) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto b, Open(TestKernel::Kdump()));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto snap, b->Current());
+  KCOREFS_ASSERT_OK(b->Current().status());
+  uint8_t buf[16];
+  KCOREFS_ASSERT_OK(snap->map.ReadPhys(TestKernel::kRamStart, absl::MakeSpan(buf)));
+  EXPECT_EQ(b->Stats(), (std::vector<std::pair<std::string, std::string>>{{"source_changed", "0"}}));
 }
 
 }  // namespace
