@@ -26,6 +26,7 @@ source "$HERE/../checks/consumers.sh"
 source "$HERE/../../contrib/vm/vm.sh"
 source "$HERE/checks_kmemdump.sh"   # kmemdump region sets (issue 10)
 source "$HERE/checks_kaslr.sh"
+source "$HERE/checks_truncation.sh"
 : "${CHECK_TIMEOUT:=300}"   # for the consumer checks shared with the integration tests
 
 RESULTS_FD=
@@ -453,6 +454,7 @@ CHECKS=(readelf readelf-kcore crash-sys crash-tasks crash-log crash-bt gdb drgn-
 for s in "${SOURCES[@]}"; do for c in "${CHECKS[@]}"; do PLANNED+=("$s/$c"); done; done
 PLANNED+=(live/bytes-read dumps/kdump-zlib "${KMD_CHECKS[@]}" kaslr/find kaslr/overlap-gdb
           dump-vmcoreinfo/gdb-vmlinux-view dump-novmcoreinfo/gdb-vmlinux-view)
+PLANNED+=("${TRUNC_CHECKS[@]}")  # checks_truncation.sh
 source "$HERE/checks_kdump.sh"
 source "$HERE/checks_formats.sh"
 
@@ -535,6 +537,7 @@ check kaslr/find kaslr_find_overlap
 check kaslr/overlap-gdb c_kaslr_overlap
 check dump-vmcoreinfo/gdb-vmlinux-view c_kaslr_vmlinux_view dump-vmcoreinfo "$W/g1-elf.core"
 check dump-novmcoreinfo/gdb-vmlinux-view c_kaslr_vmlinux_view dump-novmcoreinfo "$W/g2-elf.core"
+run_truncation_checks  # cuts of g1's ELF dump (checks_truncation.sh)
 # g1's jiffies_64 at its ELF dump (crash, through kcorefs): the live value must be past it.
 DUMP_JIFFIES=$(sed -n 's/^jiffies_64 = \$[0-9]* = \([0-9]*\)$/\1/p' "$W/dump-vmcoreinfo/crash-b.out" 2>/dev/null)
 run_kdump_sources

@@ -57,6 +57,36 @@ TEST_F(KernelFactsTest, DerivesDirectMapAndImageFromPageTables) {
             std::to_string(static_cast<int64_t>(kDirectMap)));
 }
 
+void ExpectMessageHas(const absl::Status& s, absl::string_view what) {
+  EXPECT_NE(s.message().find(what), absl::string_view::npos) << s;
+}
+
+// A cut source: the walk's failure names the cut when the address it needed is missing.
+TEST_F(KernelFactsTest, DerivationOverTheMissingPartPointsAtTheTruncation) {
+  // The map keeps only the first page, so the top table at kTopPaddr is gone.
+  auto src = std::make_shared<io::BufferByteSource>("ram", ram_.substr(0, 0x1000));
+  auto m = mem::MemoryMap::Create({mem::Segment{0, 0x1000, 0x1000, src, 0}}, {});
+  ASSERT_TRUE(m.ok());
+  hints_.truncation = Truncation{"cut.core", 9000000, 5000, {{0x1000, ram_.size()}}};
+  auto f = DeriveKernelFacts(*m, hints_, {});
+  ASSERT_FALSE(f.ok());
+  ExpectMessageHas(f.status(), "cannot derive the direct-map base");
+  ExpectMessageHas(f.status(), "physical 0x1000 is in the part missing from the truncated cut.core "
+                               "(cut at 5000 of 9000000 bytes)");
+  EXPECT_EQ(base::FaultAddress(f.status()), 0x1000u);  // the payload survives
+  // An address outside the missing ranges only names the cut as a likely cause.
+  hints_.truncation->missing_phys = {{0x100000, 0x200000}};
+  f = DeriveKernelFacts(*m, hints_, {});
+  ASSERT_FALSE(f.ok());
+  ExpectMessageHas(f.status(), "this may be caused by the truncated cut.core");
+  EXPECT_EQ(hints_.truncation->Headline(),
+            "cut.core is truncated: headers describe 9000000 bytes, the file has 5000");
+  EXPECT_TRUE(hints_.truncation->Missing(0x100000));
+  EXPECT_TRUE(hints_.truncation->Missing(0x1fffff));
+  EXPECT_FALSE(hints_.truncation->Missing(0x200000));
+  EXPECT_FALSE(hints_.truncation->Missing(0xfffff));
+}
+
 TEST_F(KernelFactsTest, HintsFromTheSourceWinOverTheWalk) {
   hints_.direct_map_base = 0xffff888000000000ull;
   hints_.image = ImageRange{kText, kImagePaddr, 0x123000};

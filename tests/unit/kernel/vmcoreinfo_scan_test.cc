@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -105,6 +107,62 @@ TEST(ScanTest, FindsThePageAlignedNoteAndSkipsLookalikes) {
   ASSERT_TRUE(hit.has_value());
   EXPECT_EQ(hit->paddr, 0x103000u);
   EXPECT_EQ(hit->text.substr(0, 20), "OSRELEASE=6.1.0-scan");
+}
+
+// A source that reports everything but [data_at, data_at + data_len) as zeros (a sparse
+// file's holes): the scan reads only the data, and still finds a note there.
+class SparseSource final : public io::ByteSource {
+ public:
+  SparseSource(uint64_t size, uint64_t data_at, std::string data)
+      : size_(size), data_at_(data_at), data_(std::move(data)) {}
+  uint64_t size() const override { return size_; }
+  const std::string& name() const override { return name_; }
+  absl::StatusOr<std::vector<io::SourceExtent>> Extents(uint64_t offset, uint64_t length) const override {
+    std::vector<io::SourceExtent> out;
+    uint64_t end = offset + length, d0 = data_at_, d1 = data_at_ + data_.size();
+    if (offset < d0) out.push_back({offset, std::min(end, d0) - offset, io::ExtentKind::kZero});
+    if (offset < d1 && d0 < end) {
+      uint64_t lo = std::max(offset, d0), hi = std::min(end, d1);
+      out.push_back({lo, hi - lo, io::ExtentKind::kData});
+    }
+    if (end > d1) out.push_back({std::max(offset, d1), end - std::max(offset, d1), io::ExtentKind::kHole});
+    return out;
+  }
+  mutable uint64_t bytes_asked = 0;
+
+ protected:
+  absl::Status DoRead(uint64_t offset, absl::Span<uint8_t> out, absl::Time) const override {
+    bytes_asked += out.size();
+    std::memset(out.data(), 0, out.size());
+    for (uint64_t i = 0; i < out.size(); ++i) {
+      uint64_t at = offset + i;
+      if (at >= data_at_ && at - data_at_ < data_.size()) out[i] = static_cast<uint8_t>(data_[at - data_at_]);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string name_ = "sparse";
+  uint64_t size_, data_at_;
+  std::string data_;
+};
+
+TEST(ScanTest, SkipsTheHolesASourceReports) {
+  constexpr uint64_t kTib = 1ull << 40;
+  // The data starts 512 bytes before the page at 600 GiB, which holds the note: the
+  // data's partial first page is rounded out, not lost.
+  std::string data = WithNoteAt(std::string(3 * kPage, 'x'), 512, "OSRELEASE=6.1.0-sparse\nPAGESIZE=4096\n");
+  const uint64_t data_at = (600ull << 30) - 512;
+  auto src = std::make_shared<SparseSource>(kTib, data_at, data);
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto hit, ScanForVmcoreinfo(OneSegment(0, src, kTib, kTib)));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->paddr, 600ull << 30);
+  EXPECT_LE(src->bytes_asked, 8 * kPage);
+  // Without the note: nothing found, and no more read.
+  auto empty = std::make_shared<SparseSource>(kTib, 4096, std::string(kPage, 'y'));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto none, ScanForVmcoreinfo(OneSegment(0, empty, kTib, kTib)));
+  EXPECT_FALSE(none.has_value());
+  EXPECT_LE(empty->bytes_asked, 2 * kPage);
 }
 
 TEST(ScanTest, NoNoteIsNotFoundNotAnError) {
