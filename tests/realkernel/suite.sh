@@ -406,7 +406,7 @@ c_makedumpfile_d31() {
   # daemon creates FUSE worker threads on demand (up to 16): start them all first with a
   # burst of parallel reads, so the dump does not race kcorefs itself. One retry for the
   # rest of the guest's activity (on a loaded host the window is wider: two retries); a
-  # retry is reported in the log. A wrong RELEASE on any try still fails.
+  # retry is reported in the log.
   local i
   for i in $(seq 0 15); do
     dd if="$(cat "$W/$1/vmcore")" of=/dev/null bs=64k count=16 skip=$((i * 512)) iflag=direct 2>/dev/null &
