@@ -28,7 +28,8 @@ namespace {
 
 using base::Hex;
 
-// More runs than this would make a view with more program headers than e_phnum holds.
+// Each run is a PT_LOAD of every view. Past 65535 a view needs PN_XNUM, which kcorefs writes
+// but which no consumer was tested with; the limit stays below it.
 constexpr uint64_t kMaxRuns = 60000;
 
 struct DumpShape {
@@ -51,7 +52,18 @@ std::string StringAttr(ContextPool& pool, const char* key) {
   return str;
 }
 
-std::optional<std::string> BlobAttr(ContextPool& pool, const char* key);
+// A blob attribute's bytes (copied: the blob is pinned only for the copy).
+std::optional<std::string> BlobAttr(ContextPool& pool, const char* key) {
+  kdump_attr_t attr;
+  if (kdump_get_attr(pool.main(), key, &attr) != KDUMP_OK || attr.type != KDUMP_BLOB) {
+    return std::nullopt;
+  }
+  kdump_blob_t* blob = attr.val.blob;
+  const void* data = kdump_blob_pin(blob);
+  std::string bytes(static_cast<const char*>(data), data != nullptr ? kdump_blob_size(blob) : 0);
+  kdump_blob_unpin(blob);
+  return bytes;
+}
 
 // QEMU's dump-guest-memory -f kdump-* leaves the header's machine name empty, so
 // libkdumpfile names no architecture; x86_64's VMCOREINFO is the only one with init_top_pgt.
@@ -108,8 +120,8 @@ absl::StatusOr<std::vector<mem::Segment>> PresentRuns(
     if (runs.size() == kMaxRuns) {
       return absl::UnimplementedError(absl::StrCat(
           pool.path(), ": the dump holds more than ", kMaxRuns,
-          " separate runs of pages; the views would need more program headers than ELF's "
-          "e_phnum holds (write the dump with a lower -d level)"));
+          " separate runs of pages; kcorefs serves at most that many segments per view "
+          "(write the dump with a lower -d level)"));
     }
     uint64_t bytes = (last - first) * d.page_size;
     runs.push_back({first * d.page_size, bytes, bytes, source, first * d.page_size});
@@ -119,19 +131,6 @@ absl::StatusOr<std::vector<mem::Segment>> PresentRuns(
     return absl::DataLossError(absl::StrCat(pool.path(), ": the page bitmap holds no pages"));
   }
   return runs;
-}
-
-// A blob attribute's bytes (copied: the blob is pinned only for the copy).
-std::optional<std::string> BlobAttr(ContextPool& pool, const char* key) {
-  kdump_attr_t attr;
-  if (kdump_get_attr(pool.main(), key, &attr) != KDUMP_OK || attr.type != KDUMP_BLOB) {
-    return std::nullopt;
-  }
-  kdump_blob_t* blob = attr.val.blob;
-  const void* data = kdump_blob_pin(blob);
-  std::string bytes(static_cast<const char*>(data), data != nullptr ? kdump_blob_size(blob) : 0);
-  kdump_blob_unpin(blob);
-  return bytes;
 }
 
 // NT_PRSTATUS of each CPU, as libkdumpfile found them in the dump's notes.
