@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "kcorefs/base/unique_fd.h"
 
 namespace kcorefs::backends::kdump {
@@ -32,41 +33,51 @@ using KdumpCtx = std::unique_ptr<kdump_ctx_t, CtxDeleter>;
 absl::Status KdumpError(kdump_ctx_t* ctx, kdump_status status, const std::string& path,
                         absl::string_view what);
 
+// Contexts for the FUSE threads. Each is opened on its own (kdump_new + kdump_open_fd on an
+// fd of its own), not with kdump_clone: clones share libkdumpfile's state, and two threads
+// on clones read slower than one (docs/performance.md, "kdump backend"), while independent
+// contexts decompress in parallel. Each holds its own page cache and bitmap, so there are at
+// most one per CPU; a thread past that waits for one to be returned, within its deadline.
 class ContextPool {
  public:
-  // Opens `path` with libkdumpfile. The fd lives as long as the pool.
+  // Opens `path` with libkdumpfile: the first context, for the attribute reads at open time.
   static absl::StatusOr<std::unique_ptr<ContextPool>> Open(const std::string& path);
 
-  // A borrowed clone, returned to the pool when the lease ends.
+  // A context of the calling thread's own until the lease ends.
   class Lease {
    public:
-    Lease(ContextPool* pool, KdumpCtx ctx) : pool_(pool), ctx_(std::move(ctx)) {}
-    Lease(Lease&&) = default;
+    Lease(ContextPool* pool, kdump_ctx_t* ctx) : pool_(pool), ctx_(ctx) {}
+    Lease(Lease&& other) : pool_(other.pool_), ctx_(other.ctx_) { other.ctx_ = nullptr; }
+    Lease& operator=(Lease&&) = delete;
     ~Lease() {
-      if (ctx_) pool_->Return(std::move(ctx_));
+      if (ctx_ != nullptr) pool_->Return(ctx_);
     }
-    kdump_ctx_t* get() const { return ctx_.get(); }
+    kdump_ctx_t* get() const { return ctx_; }
 
    private:
     ContextPool* pool_;
-    KdumpCtx ctx_;
+    kdump_ctx_t* ctx_;
   };
-  absl::StatusOr<Lease> Acquire();
+  absl::StatusOr<Lease> Acquire(absl::Time deadline);
 
-  // The context that opened the file, for attribute reads at open time (one thread).
-  kdump_ctx_t* main() { return main_.get(); }
+  // The first context, for attribute reads at open time, before any Acquire.
+  kdump_ctx_t* main() { return main_; }
   const std::string& path() const { return path_; }
 
  private:
-  ContextPool(std::string path, base::UniqueFd fd, KdumpCtx main)
-      : path_(std::move(path)), fd_(std::move(fd)), main_(std::move(main)) {}
-  void Return(KdumpCtx ctx);
+  ContextPool(std::string path, size_t max) : path_(std::move(path)), max_(max) {}
+  // A context on a new fd of the file (the first from `path_`); the fd is kept in fds_.
+  absl::StatusOr<kdump_ctx_t*> OpenContext();
+  void Return(kdump_ctx_t* ctx);
 
-  std::string path_;
-  base::UniqueFd fd_;
+  const std::string path_;
+  const size_t max_;
+  kdump_ctx_t* main_ = nullptr;
   absl::Mutex mu_;
-  KdumpCtx main_;  // read at open time only; cloned under mu_
-  std::vector<KdumpCtx> free_ ABSL_GUARDED_BY(mu_);
+  std::vector<base::UniqueFd> fds_ ABSL_GUARDED_BY(mu_);
+  std::vector<KdumpCtx> all_ ABSL_GUARDED_BY(mu_);
+  std::vector<kdump_ctx_t*> free_ ABSL_GUARDED_BY(mu_);
+  size_t opening_ ABSL_GUARDED_BY(mu_) = 0;  // contexts being opened outside the lock
 };
 
 }  // namespace kcorefs::backends::kdump

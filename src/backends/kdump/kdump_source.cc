@@ -18,7 +18,7 @@ absl::Status KdumpSource::DoRead(uint64_t offset, absl::Span<uint8_t> out,
     return base::DeadlineError(absl::StrCat("read ", name(), " at physical ", Hex(offset),
                                             ": the deadline passed before the read started"));
   }
-  auto lease = const_cast<ContextPool&>(*pool_).Acquire();
+  auto lease = pool_->Acquire(deadline);
   if (!lease.ok()) return lease.status();
   size_t done = 0;
   while (done < out.size()) {
