@@ -26,7 +26,8 @@ constexpr absl::Duration kTick = absl::Milliseconds(100);
 
 std::string LastNbdError() {
   const char* e = nbd_get_error();
-  return e != nullptr ? e : "unknown libnbd error";
+  // libnbd leaves no message when the peer simply closed.
+  return e != nullptr && *e != '\0' ? e : "the server closed the connection";
 }
 
 // A handle until Connect hands it over.
@@ -281,11 +282,13 @@ void NbdConnection::Dispatch() {
   while (!stop_.load(std::memory_order_acquire)) {
     std::string error;
     if (!PollOnce(h_, wake_fd_.get(), kTick, error)) {
+      if (stop_.load(std::memory_order_acquire)) return;
       base::LogWarning(absl::StrCat(target_.uri, ": connection lost: ", error));
       Die(base::TransientError(absl::StrCat(target_.uri, ": connection lost: ", error)));
       return;
     }
     if (nbd_aio_is_dead(h_) == 1 || nbd_aio_is_closed(h_) == 1) {
+      if (stop_.load(std::memory_order_acquire)) return;
       std::string why = absl::StrCat(target_.uri, ": connection lost: ", LastNbdError());
       base::LogWarning(why);
       Die(base::TransientError(why));
