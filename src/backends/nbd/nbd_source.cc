@@ -171,21 +171,44 @@ absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> request
     absl::MutexLock lock(&mu_);
     StartExtrasLocked();
   }
+  // One NBD request per run of adjacent ranges (the blocks of one cache miss are adjacent:
+  // a 1 MiB miss is one request, not sixteen), split at `chunk`.
+  struct Piece {
+    uint8_t* out;
+    size_t length;
+  };
   struct Part {
     std::shared_ptr<NbdRead> read;
-    uint8_t* out;
+    std::vector<Piece> pieces;
   };
   std::vector<Part> parts;
+  struct Run {
+    uint64_t offset = 0, length = 0;
+    std::vector<Piece> pieces;
+  } run;
+  auto flush = [&] {
+    if (run.length > 0) {
+      parts.push_back({std::make_shared<NbdRead>(run.offset, run.length), std::move(run.pieces)});
+    }
+    run = Run();
+  };
   for (const io::ReadRequest& r : requests) {
     if (!base::CheckedAdd(r.offset, r.out.size())) {
       return absl::OutOfRangeError(absl::StrCat(uri, ": read at offset ", Hex(r.offset), " overflows"));
     }
     for (uint64_t done = 0; done < r.out.size();) {
-      size_t n = std::min<uint64_t>(r.out.size() - done, options_.chunk);
-      parts.push_back({std::make_shared<NbdRead>(r.offset + done, n), r.out.data() + done});
+      const uint64_t at = r.offset + done;
+      if (run.length == 0 || run.offset + run.length != at || run.length == options_.chunk) {
+        flush();
+        run.offset = at;
+      }
+      size_t n = std::min<uint64_t>(r.out.size() - done, options_.chunk - run.length);
+      run.pieces.push_back({r.out.data() + done, n});
+      run.length += n;
       done += n;
     }
   }
+  flush();
   for (Part& p : parts) {
     auto conn = Pick(deadline);
     if (!conn.ok()) return conn.status();
@@ -213,7 +236,13 @@ absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> request
       return p.read->status();
     }
   }
-  for (Part& p : parts) std::memcpy(p.out, p.read->buffer.get(), p.read->length);
+  for (Part& p : parts) {
+    const uint8_t* from = p.read->buffer.get();
+    for (const Piece& piece : p.pieces) {
+      std::memcpy(piece.out, from, piece.length);
+      from += piece.length;
+    }
+  }
   CountRead(requests);
   return absl::OkStatus();
 }
