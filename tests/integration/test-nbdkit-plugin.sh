@@ -8,7 +8,7 @@
 # kcore layout's gaps as holes and no data as a hole. nbdkit refuses to start, with
 # kcorefs's message, on a missing source=, an unknown view, a view that does not apply, an
 # unknown backend key and corrupt dumps. A source that changes under the agent gives EIO
-# and a log line naming the view and offset, never zeros. nbdkit's fork to the background
+# and a log line naming the view and offset, never zeros; new connections are refused. nbdkit's fork to the background
 # (the backend is started in the child) serves too.
 source "$(dirname "$0")/functions.sh"
 source "$SRCDIR/tests/checks/consumers.sh"
@@ -187,16 +187,16 @@ PY
 [ -n "$voff" ] || fail "live: no RAM page found"
 # read_page OFFSET: 4096 bytes of the export, through nbdkit's nbd plugin and offset filter.
 read_page() {
-  nbdcopy -- [ nbdkit -r --filter=offset nbd socket="$SOCK" offset="$1" range=4096 ] - | od -An -tx1 | tr -d ' \n'
+  nbdcopy -- [ nbdkit -r --filter=offset nbd socket="$SOCK" offset="$1" range=4096 ] - | od -An -v -tx1 | tr -d ' \n'
 }
 before=$(read_page "$voff")
 [ ${#before} = 8192 ] || fail "live: read of the page at $voff gave ${#before} hex digits"
 printf 'LIVE-CHANGED-%08d' $RANDOM | dd of="$KCORE_DIR/live.core" bs=1 seek="$soff" conv=notrunc status=none
 after=$(read_page "$voff")
 [ "$after" != "$before" ] || fail "live: the changed source byte was not served (cached?)"
-[ "${after:0:26}" = "$(printf 'LIVE-CHANGED-' | od -An -tx1 | tr -d ' \n')" ] ||
+[ "${after:0:26}" = "$(printf 'LIVE-CHANGED-' | od -An -v -tx1 | tr -d ' \n')" ] ||
   fail "live: page reads ${after:0:32}, not the bytes written"
-cmp <(dd if="$TEST_TMP/m-live/vmcore" bs=4096 skip=$((voff / 4096)) count=1 status=none | od -An -tx1 | tr -d ' \n') \
+cmp <(dd if="$TEST_TMP/m-live/vmcore" bs=4096 skip=$((voff / 4096)) count=1 status=none | od -An -v -tx1 | tr -d ' \n') \
   <(echo -n "$after") || fail "live: the export and the mount disagree on the changed page"
 note "live: the changed page is served at vmcore offset $voff"
 
@@ -220,18 +220,42 @@ for k in source= view= timeout= vmlinux= vmcoreinfo=; do
   grep -qF -- "$k" <<<"$help" || fail "--help lacks $k: $help"
 done
 
-# A dump changed under the agent: reads fail with EIO, the log names the view and the
-# offset; the bytes before the change are the dump's.
+# A dump changed under the agent. A connection made before the change (nbdfuse holds one)
+# gets EIO for its reads, and the agent's log names the view, the offset and the change;
+# never the new bytes or zeros. A connection made after it is refused, saying why.
+requires nbdfuse --version
 cp "$qemu" "$TEST_TMP/changing.core"
 serve changing source="$TEST_TMP/changing.core" view=vmcore
 size=$(stat -c %s "$TEST_TMP/changing.core")
+fmp=$TEST_TMP/nbdfuse
+mkdir -p "$fmp"
+nbdfuse -r "$fmp" "$URI" >"$TEST_TMP/nbdfuse.log" 2>&1 &
+fpid=$!
+cleanup_fn "fusermount3 -u '$fmp' 2>/dev/null; kill $fpid 2>/dev/null"
+for i in $(seq 1 200); do [ -e "$fmp/nbd" ] && break; sleep 0.05; done
+[ -e "$fmp/nbd" ] || fail "nbdfuse did not mount the export: $(cat "$TEST_TMP/nbdfuse.log")"
+dd if="$fmp/nbd" of=/dev/null bs=64K count=1 iflag=direct status=none || fail "nbdfuse: the first read failed"
+sleep 0.1
 truncate -s $((size / 2)) "$TEST_TMP/changing.core"
-if with_timeout 120 nbdcopy "$URI" "$TEST_TMP/changing.out" 2>"$TEST_TMP/nbdcopy.err"; then
-  fail "a copy of a dump truncated under the agent succeeded"
-fi
-grep -Eq "vmcore view: read of [0-9]+ bytes at offset 0x[0-9a-f]+ failed" "$NBDKIT_LOG" ||
+eio=
+for i in $(seq 1 30); do
+  # The last MiB: past the new end of the dump.
+  if ! dd if="$fmp/nbd" of="$TEST_TMP/tail.out" bs=64K skip=$(((size - (1 << 20)) / 65536)) count=8 \
+      iflag=direct status=none 2>"$TEST_TMP/dd.err"; then
+    eio=1
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$eio" ] || fail "reads of a dump truncated under the agent still succeed after 3 s"
+grep -q 'Input/output error' "$TEST_TMP/dd.err" || fail "the failed read is not EIO: $(cat "$TEST_TMP/dd.err")"
+grep -Eq "vmcore view: read of [0-9]+ bytes at offset 0x[0-9a-f]+ failed: .*changing\.core" "$NBDKIT_LOG" ||
   fail "the agent's log does not name the failed read: $(tail -5 "$NBDKIT_LOG")"
 grep -E "read of" "$NBDKIT_LOG" | head -1
+if with_timeout 60 nbdcopy "$URI" "$TEST_TMP/changing.out" 2>"$TEST_TMP/nbdcopy.err"; then
+  fail "a new connection to an agent whose dump changed was served"
+fi
+grep -q "changed while" "$NBDKIT_LOG" || fail "the refusal does not say the dump changed"
 
 # nbdkit forking to the background (no -f): the backend is opened before the fork and
 # started in the child, which serves.
