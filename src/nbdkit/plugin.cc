@@ -31,6 +31,7 @@ namespace {
 AgentOptions* options = nullptr;
 Agent* agent = nullptr;
 pid_t configured_pid = 0;
+bool closed = false;
 
 void Error(const absl::Status& status) {
   nbdkit_error("%s", std::string(status.message()).c_str());
@@ -39,6 +40,8 @@ void Error(const absl::Status& status) {
 void Load() { options = new AgentOptions(); }
 
 void Unload() {
+  // The backend's contract: Close() once before destruction, whatever nbdkit called.
+  if (agent != nullptr && !closed) agent->Close();
   delete agent;
   agent = nullptr;
   delete options;
@@ -85,7 +88,8 @@ int AfterFork() {
 }
 
 void Cleanup() {
-  if (agent != nullptr) agent->Close();
+  if (agent != nullptr && !closed) agent->Close();
+  closed = true;
 }
 
 void DumpPlugin() {

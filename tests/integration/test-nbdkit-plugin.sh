@@ -159,6 +159,22 @@ PY
   done
 done
 
+# kcorefs's own nbd backend on the agent's export (once it is in the build): the mount of
+# `nbd+unix:///?socket=` holds the dump's physical pages, as the direct mount does, and
+# treats the export as immutable, as its description says.
+if "$KCOREFS" backends | grep -q '^  nbd '; then
+  qemu=$(mf files.qemu)
+  serve client source="$qemu" view=vmcore
+  mount_kcorefs "$URI" "$TEST_TMP/m-client"
+  "$DRGN_PYTHON" "$SRCDIR/tests/tools/compare_phys.py" "$qemu" "$TEST_TMP/m-client/vmcore" ||
+    fail "kcorefs mount of the agent's export: pages differ from the dump's"
+  cmp "$TEST_TMP/m-client/vmcoreinfo" "$TEST_TMP/m-qemu/vmcoreinfo" || fail "nbd mount: vmcoreinfo differs"
+  grep -q '^nbd_server ' "$TEST_TMP/m-client/stats" || fail "nbd mount: no nbd_server in stats: $(cat "$TEST_TMP/m-client/stats")"
+  note "kcorefs mount $URI: the dump's pages"
+else
+  note "this build has no nbd backend: kcorefs mount of the export not checked here"
+fi
+
 # A live source: "(live)" in the description, and a byte changed in the source is what the
 # next read (a new connection, or the same one) returns; nothing is cached in the agent.
 kc=$(mf files.kcore)

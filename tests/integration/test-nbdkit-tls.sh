@@ -50,6 +50,25 @@ cmp "$TEST_TMP/out" "$TEST_TMP/m/vmcore" || fail "the bytes over TLS differ from
 note "TLS-PSK: $(stat -c %s "$TEST_TMP/out") bytes equal to the mount's vmcore"
 rm -f "$TEST_TMP/out"
 
+# kcorefs's nbd backend as the client (once it is in the build): the mount over TLS-PSK
+# holds the dump's pages; a wrong key fails the mount with a message naming TLS and the URI.
+if "$KCOREFS" backends | grep -q '^  nbd '; then
+  mount_kcorefs "$uri" "$TEST_TMP/m-tls"
+  "$DRGN_PYTHON" "$SRCDIR/tests/tools/compare_phys.py" "$dump" "$TEST_TMP/m-tls/vmcore" ||
+    fail "kcorefs mount over TLS-PSK: pages differ from the dump's"
+  badu="nbds://alice@127.0.0.1:$port/?tls-psk-file=$wrong"
+  mkdir -p "$TEST_TMP/m-bad"
+  if with_timeout 60 "$KCOREFS" mount -f "$badu" "$TEST_TMP/m-bad" >"$TEST_TMP/bad-mount.out" 2>&1; then
+    fusermount3 -u "$TEST_TMP/m-bad" 2>/dev/null
+    fail "kcorefs mount with a wrong PSK succeeded"
+  fi
+  grep -q "TLS" "$TEST_TMP/bad-mount.out" && grep -qF "127.0.0.1:$port" "$TEST_TMP/bad-mount.out" ||
+    fail "the wrong-PSK mount's message names neither TLS nor the URI: $(cat "$TEST_TMP/bad-mount.out")"
+  note "wrong PSK: $(head -c 300 "$TEST_TMP/bad-mount.out")"
+else
+  note "this build has no nbd backend: kcorefs mount over TLS not checked here"
+fi
+
 # Refused: a wrong key, a user the PSK file does not know, and plain NBD (no TLS at all).
 for bad in "nbds://alice@127.0.0.1:$port/?tls-psk-file=$wrong" \
            "nbds://mallory@127.0.0.1:$port/?tls-psk-file=$stranger" \
