@@ -58,9 +58,9 @@ if "$KCOREFS" backends | grep -q '^  nbd '; then
     fail "kcorefs mount over TLS-PSK: pages differ from the dump's"
   # The consumers on the far side of the agent.
   check_readelf "$TEST_TMP/m-tls/vmcore" vmcore
-  if crash --version >/dev/null 2>&1; then check_crash_osrelease "$TEST_TMP/m-tls/vmcore" "$(mf osrelease)"; fi
+  check_crash_osrelease "$TEST_TMP/m-tls/vmcore" "$(mf osrelease)"
   check_drgn_kernel "$TEST_TMP/m-tls/vmcore" "$(mf osrelease)"
-  if makedumpfile -v >/dev/null 2>&1; then check_makedumpfile_dmesg "$TEST_TMP/m-tls/vmcore" "$(mf dmesg_marker)"; fi
+  check_makedumpfile_dmesg "$TEST_TMP/m-tls/vmcore" "$(mf dmesg_marker)"
   badu="nbds://alice@127.0.0.1:$port/?tls-psk-file=$wrong"
   mkdir -p "$TEST_TMP/m-bad"
   if with_timeout 60 "$KCOREFS" mount -f "$badu" "$TEST_TMP/m-bad" >"$TEST_TMP/bad-mount.out" 2>&1; then
