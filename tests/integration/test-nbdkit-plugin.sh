@@ -70,7 +70,10 @@ for src in qemu kdump; do
   dump=$(mf files.$src)
   mp=$TEST_TMP/m-$src
   mount_kcorefs "$dump" "$mp"
-  for view in vmcore vmcoreinfo kcore; do
+  views="vmcore vmcoreinfo"
+  # The ~100 TiB sparse kcore view once: its copy walks ~10^6 extents requests.
+  [ "$src" = qemu ] && views="$views kcore"
+  for view in $views; do
     serve "$src-$view" source="$dump" view=$view
     info=$(with_timeout 30 nbdinfo --json "$URI") || fail "$src $view: nbdinfo failed: $(cat "$NBDKIT_LOG")"
     size=$(export_field "$info" export-size)
