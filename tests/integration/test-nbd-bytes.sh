@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The nbd backend serves the same views as a local mount of the same core: stock
+# `nbdkit -r file CORE` over a unix socket and over TCP loopback, a kdump-shaped, a
+# QEMU-shaped and a /proc/kcore-shaped core; vmcore, kcore and vmcoreinfo byte-equal to
+# `kcorefs mount CORE`'s, with the cache (default) and without it (-o cache_size=0).
+# `kcorefs info URI` names backend nbd; MNT/stats carries the nbd and cache counters, and
+# they count what happened (bytes came from the server, none of the requests failed).
+source "$(dirname "$0")/functions.sh"
+source "$SRCDIR/tests/checks/consumers.sh"
+source "$(dirname "$0")/nbd-lib.sh"
+make_cores kdump qemu kcore
+
+# check_stats MP URI WHAT CACHE_CAPACITY: the nbd and cache lines of MP/stats.
+check_stats() {
+  local mp=$1 uri=$2 what=$3 cap=$4 k v
+  for k in nbd_server nbd_connections nbd_reconnects nbd_requests nbd_request_errors nbd_bytes \
+    cache_hits cache_misses cache_readahead cache_resident_bytes cache_capacity_bytes; do
+    [ -n "$(stat_of "$mp" "$k")" ] || fail "$what: no '$k' line in stats: $(cat "$mp/stats")"
+  done
+  grep -q '^backend nbd$' "$mp/stats" || fail "$what: stats names another backend: $(cat "$mp/stats")"
+  [ "$(stat_of "$mp" nbd_server)" = "$uri" ] || fail "$what: nbd_server is '$(stat_of "$mp" nbd_server)', want $uri"
+  for k in nbd_bytes nbd_requests source_bytes_read nbd_connections; do
+    v=$(stat_of "$mp" "$k")
+    [[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] || fail "$what: $k is '$v' after reading every view"
+  done
+  [ "$(stat_of "$mp" nbd_request_errors)" = 0 ] || fail "$what: nbd_request_errors $(stat_of "$mp" nbd_request_errors)"
+  [ "$(stat_of "$mp" nbd_reconnects)" = 0 ] || fail "$what: nbd_reconnects $(stat_of "$mp" nbd_reconnects), the server never went away"
+  [ "$(stat_of "$mp" cache_capacity_bytes)" = "$cap" ] ||
+    fail "$what: cache_capacity_bytes $(stat_of "$mp" cache_capacity_bytes), want $cap"
+  v=$(stat_of "$mp" cache_resident_bytes)
+  [ "$v" -le "$cap" ] || fail "$what: cache_resident_bytes $v above the capacity $cap"
+  note "$what: $(tr '\n' ' ' <"$mp/stats")"
+}
+
+for src in kdump qemu kcore; do
+  core=$(mf files.$src)
+  local_mp=$TEST_TMP/local-$src
+  mount_kcorefs "$core" "$local_mp"
+  sock=$TEST_TMP/$src.sock
+  start_nbdkit "$src-unix" -r -U "$sock" file "$core"
+  port=$(free_port)
+  start_nbdkit "$src-tcp" -r -i 127.0.0.1 -p "$port" file "$core"
+  unix_uri=$(nbd_unix_uri "$sock")
+  tcp_uri=nbd://127.0.0.1:$port/
+
+  with_timeout 60 "$KCOREFS" info "$unix_uri" >"$TEST_TMP/info.$src" 2>&1 ||
+    fail "kcorefs info $unix_uri: $(cat "$TEST_TMP/info.$src")"
+  grep -qF "(backend nbd)" "$TEST_TMP/info.$src" || fail "info $unix_uri names no backend nbd: $(head -3 "$TEST_TMP/info.$src")"
+  grep -q '^views: *vmcore, kcore, vmcoreinfo$' "$TEST_TMP/info.$src" || fail "info $unix_uri: views line: $(cat "$TEST_TMP/info.$src")"
+
+  n=0
+  for cfg in "$unix_uri|" "$tcp_uri|" "$unix_uri|cache_size=0"; do
+    uri=${cfg%%|*} opts=${cfg#*|}
+    n=$((n + 1))
+    mp=$TEST_TMP/nbd-$src-$n
+    what="$src via $uri${opts:+ -o $opts}"
+    mount_kcorefs "$uri" "$mp" ${opts:+-o "$opts"}
+    for v in vmcore vmcoreinfo kcore; do
+      same_core "$local_mp/$v" "$mp/$v" "$what: $v"
+    done
+    cap=67108864
+    [ -z "$opts" ] || cap=0
+    check_stats "$mp" "$uri" "$what" "$cap"
+    if [ -n "$opts" ]; then
+      [ "$(stat_of "$mp" cache_hits)" = 0 ] || fail "$what: cache_hits $(stat_of "$mp" cache_hits) with no cache"
+    fi
+    unmount_kcorefs "$mp" "$KCOREFS_PID"
+  done
+done
+echo ok
