@@ -84,6 +84,7 @@ run() {  # run LABEL: one measurement of LABEL into secs/rate (and hwm for kcore
   sleep 0.3
 }
 declare -A stats
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 labels=(nbdcopy "kcorefs nbd (cache 64M)" "kcorefs nbd (cache 16M)" nbdfuse "local kcorefs (dumpfile)")
 if [ -n "${NBD_BENCH_SKIP:-}" ]; then   # a regex of labels not to run, e.g. 'kcorefs nbd'
   keep=()
@@ -96,7 +97,8 @@ done
 
 med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 base=$(med "${rate[nbdcopy]}")
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -r), $(nproc) CPUs; dump $dump ($size bytes); $reps runs each, medians"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -r), $(nproc) CPUs, load average $load0 -> $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# dump $dump ($size bytes); $reps rounds over all readers, medians"
 printf '%-26s %10s %9s %8s %11s  %s\n' "reader" "bytes" "seconds" "MB/s" "vs nbdcopy" "peak RSS MiB (runs)"
 for l in "${labels[@]}"; do
   r=$(med "${rate[$l]}")
