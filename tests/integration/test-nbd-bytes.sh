@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The nbd backend serves the same views as a local mount of the same core: stock
 # `nbdkit -r file CORE` over a unix socket and over TCP loopback, a kdump-shaped, a
-# QEMU-shaped and a /proc/kcore-shaped core; vmcore, kcore and vmcoreinfo byte-equal to
+# QEMU-shaped and a /proc/kcore-shaped core (the unix server writable, logging: reads only
+# come in); vmcore, kcore and vmcoreinfo byte-equal to
 # `kcorefs mount CORE`'s, with the cache (default) and without it (-o cache_size=0).
 # `kcorefs info URI` names backend nbd; MNT/stats carries the nbd and cache counters, and
 # they count what happened (bytes came from the server, none of the requests failed).
@@ -37,7 +38,11 @@ for src in kdump qemu kcore; do
   local_mp=$TEST_TMP/local-$src
   mount_kcorefs "$core" "$local_mp"
   sock=$TEST_TMP/$src.sock
-  start_nbdkit "$src-unix" -r -U "$sock" file "$core"
+  # The unix-socket server is writable and logs every request: the client must send reads
+  # only (the backend is read-only by itself, not because the server says so).
+  nlog=$TEST_TMP/nbdkit-requests.$src.log
+  start_nbdkit "$src-unix" -U "$sock" --filter=log file "$core" logfile="$nlog"
+  sum0=$(stat -c "%y %s" "$core")   # a write changes the mtime (no checksum: kcore.core is ~100 TiB)
   port=$(free_port)
   start_nbdkit "$src-tcp" -r -i 127.0.0.1 -p "$port" file "$core"
   unix_uri=$(nbd_unix_uri "$sock")
@@ -66,5 +71,10 @@ for src in kdump qemu kcore; do
     fi
     unmount_kcorefs "$mp" "$KCOREFS_PID"
   done
+  grep -q ' Read ' "$nlog" || fail "$src: the request log holds no read: $(head -3 "$nlog")"
+  if grep -E ' (Write|Trim|Zero|Flush) ' "$nlog" | head -3 | grep . >&2; then
+    fail "$src: the nbd backend sent a write-type request (above)"
+  fi
+  [ "$(stat -c "%y %s" "$core")" = "$sum0" ] || fail "$src: the served core was modified"
 done
 echo ok
