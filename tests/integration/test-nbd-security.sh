@@ -176,6 +176,6 @@ grep -qi "permission denied" "$TEST_TMP/perm-nbdinfo.out" || fail "nbdinfo as no
 chmod 0666 "$psock"
 as_nobody "$pub/kcorefs" info "$puri" >"$TEST_TMP/perm-open.out" 2>&1 ||
   fail "kcorefs info as nobody, 0666 socket: $(cat "$TEST_TMP/perm-open.out")"
-grep -qF "(backend nbd)" "$TEST_TMP/perm-open.out" || fail "kcorefs info as nobody, 0666 socket: $(head -3 "$TEST_TMP/perm-open.out")"
+grep -qE "\(backend nbd[,)]" "$TEST_TMP/perm-open.out" || fail "kcorefs info as nobody, 0666 socket: $(head -3 "$TEST_TMP/perm-open.out")"
 [ "$(as_nobody nbdinfo --size "$puri")" = "$(stat -c %s "$core")" ] || fail "nbdinfo as nobody, 0666 socket: wrong size"
 echo ok
