@@ -20,7 +20,7 @@ bound=$((deadline + 2))
 
 sock=$TEST_TMP/fake.sock
 start_fake_server main "$core" --unix "$sock"
-uri=$(nbd_unix_uri "$sock")
+uri=$(nbd_unix_uri "$sock") main_ctl=$FAKE_CTL
 mp=$TEST_TMP/m
 mount_kcorefs "$uri" "$mp" -o timeout=$deadline,request_timeout=3,cache_size=0
 pid=$KCOREFS_PID log=$KCOREFS_LOG
@@ -42,14 +42,15 @@ for mode in bad-magic wrong-handle short-close no-answer error-reply; do
   # of them (or the view offset the reader asked for), in decimal or hex.
   asked=$(tail -n +"$((fake_mark + 1))" "$FAKE_LOG" | awk -v m="$mode" '$1 == "read" && $5 == m { print $3 }' | sort -u)
   [ -n "$asked" ] || fail "$mode: the server saw no read (its log: $(tail -5 "$FAKE_LOG"))"
-  new_log=$(tail -c +"$((log_mark + 1))" "$log")
-  grep -qF "$sock" <<<"$new_log" || fail "$mode: the daemon's log names no server: $new_log"
+  new_log=$(tail -c +"$((log_mark + 1))" "$log" | grep -F "$sock")
+  [ -n "$new_log" ] || fail "$mode: the daemon's log names no server: $(tail -c +"$((log_mark + 1))" "$log")"
   named=
   for o in $asked "$off"; do
-    if grep -qwiE -- "$o|$(printf '0x%x' "$o")" <<<"$new_log"; then named=$o; break; fi
+    named=$(grep -wiE -- "$o|$(printf '0x%x' "$o")" <<<"$new_log" | head -1)
+    [ -z "$named" ] || break
   done
-  [ -n "$named" ] || fail "$mode: the daemon's log names none of the offsets asked ($(echo $asked)) nor $off: $new_log"
-  note "$mode: logged: $(grep -F "$sock" <<<"$new_log" | head -2)"
+  [ -n "$named" ] || fail "$mode: no line of the daemon's log names the server and one of the offsets asked ($(echo $asked)) or $off: $new_log"
+  note "$mode: logged: $named"
   echo normal >"$FAKE_CTL"
   t0=$(date +%s)
   while :; do
@@ -67,7 +68,8 @@ unmount_kcorefs "$mp" "$pid"
 
 # --- an export size bigger than the data behind it -------------------------------------
 # The first 60% of the core, claimed as the whole: the server answers reads past its data
-# with NBD_EIO. Every 256 KiB block of the vmcore view either reads right or fails with EIO.
+# with NBD_EIO. Every 256 KiB read of the vmcore view fails with EIO or gives the right
+# bytes (a short read: the right bytes before the first that failed).
 size=$(stat -c %s "$core")
 cut=$((size * 6 / 10 / 4096 * 4096))
 head -c "$cut" "$core" >"$TEST_TMP/short.core"
@@ -78,9 +80,10 @@ mount_kcorefs "$(nbd_unix_uri "$sock2")" "$mp" -o timeout=$deadline,cache_size=0
 with_timeout 600 /usr/bin/python3 - "$local_mp/vmcore" "$mp/vmcore" <<'PY' || fail "short export: (above)"
 import errno, os, sys
 a, b = os.open(sys.argv[1], os.O_RDONLY), os.open(sys.argv[2], os.O_RDONLY)
-size, blk, ok, eio = os.fstat(a).st_size, 256 << 10, 0, 0
+size, blk, ok, eio, short = os.fstat(a).st_size, 256 << 10, 0, 0, 0
 nonzero_ok = 0
-for off in range(0, size, blk):
+off = 0
+while off < size:
     want = os.pread(a, blk, off)
     try:
         got = os.pread(b, blk, off)
@@ -88,13 +91,19 @@ for off in range(0, size, blk):
         if e.errno != errno.EIO:
             sys.exit("offset %#x: %s, want EIO" % (off, e))
         eio += 1
+        off += blk
         continue
-    if got != want:
+    if not got:
+        sys.exit("offset %#x: end of file at a point inside the view (size %d)" % (off, size))
+    # A short read (the bytes before the first that failed) is a prefix of the right bytes.
+    if got != want[:len(got)]:
         sys.exit("offset %#x: wrong bytes (%s) where the server has none" %
                  (off, "zeros" if not any(got) else "other bytes"))
+    short += len(got) < len(want)
     ok += 1
-    nonzero_ok += any(want)
-print("short export: %d blocks right (%d nonzero), %d EIO" % (ok, nonzero_ok, eio))
+    nonzero_ok += any(got)
+    off += len(got)
+print("short export: %d reads right (%d nonzero, %d short), %d EIO" % (ok, nonzero_ok, short, eio))
 if eio == 0:
     sys.exit("no block failed, yet the server has 40% of the core missing")
 if nonzero_ok == 0:
@@ -104,7 +113,7 @@ process_running "$KCOREFS_PID" || fail "short export: the daemon died"
 unmount_kcorefs "$mp" "$KCOREFS_PID"
 
 # --- garbage instead of the handshake ------------------------------------------------
-echo hs-garbage >"$FAKE_CTL"
+echo hs-garbage >"$main_ctl"
 mkdir -p "$TEST_TMP/m-hs"
 t0=$(date +%s) rc=0
 timeout --kill-after=5 40 "$KCOREFS" mount "$uri" "$TEST_TMP/m-hs" >"$TEST_TMP/hs.out" 2>&1 || rc=$?
