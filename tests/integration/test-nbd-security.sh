@@ -31,7 +31,8 @@ ip -n "$ns" addr add "10.251.$x.1/24" dev kt0
 ip -n "$ns" addr add "$srv_ip/24" dev kt1
 ip -n "$ns" link set kt0 up
 ip -n "$ns" link set kt1 up
-in_ns() { nsenter --net="/run/netns/$ns" "$@"; }
+ns_run=(nsenter --net="/run/netns/$ns")
+in_ns() { "${ns_run[@]}" "$@"; }
 # A kcorefs that runs in the namespace's network but the test's mount namespace (nsenter
 # execs it: the pid is kcorefs'), for mount_kcorefs.
 cat >"$TEST_TMP/kcorefs-in-ns" <<EOF
@@ -65,9 +66,9 @@ before=$(tcp_opens)
 for cmd in mount info; do
   rc=0
   if [ $cmd = mount ]; then
-    with_timeout 30 in_ns "$KCOREFS" mount "nbd://$srv_ip:$lport/" "$TEST_TMP/m-plain" >"$TEST_TMP/plain.out" 2>&1 || rc=$?
+    with_timeout 30 "${ns_run[@]}" "$KCOREFS" mount "nbd://$srv_ip:$lport/" "$TEST_TMP/m-plain" >"$TEST_TMP/plain.out" 2>&1 || rc=$?
   else
-    with_timeout 30 in_ns "$KCOREFS" info "nbd://$srv_ip:$lport/" >"$TEST_TMP/plain.out" 2>&1 || rc=$?
+    with_timeout 30 "${ns_run[@]}" "$KCOREFS" info "nbd://$srv_ip:$lport/" >"$TEST_TMP/plain.out" 2>&1 || rc=$?
   fi
   msg=$(cat "$TEST_TMP/plain.out")
   [ "$rc" = 1 ] || fail "kcorefs $cmd nbd://$srv_ip:$lport/: exit $rc, want 1: $msg"
@@ -84,7 +85,7 @@ after=$(tcp_opens)
 
 # With -o insecure it connects (the listener is no NBD server: the mount then fails).
 rc=0
-with_timeout 60 in_ns "$KCOREFS" mount -o insecure,connect_timeout=5 "nbd://$srv_ip:$lport/" \
+with_timeout 60 "${ns_run[@]}" "$KCOREFS" mount -o insecure,connect_timeout=5 "nbd://$srv_ip:$lport/" \
   "$TEST_TMP/m-plain" >"$TEST_TMP/insecure.out" 2>&1 || rc=$?
 [ "$rc" != 0 ] || { fusermount3 -u "$TEST_TMP/m-plain"; fail "mounted a listener that speaks no NBD"; }
 grep -q "connection from 10.251.$x." "$llog" || fail "-o insecure: the listener saw no connection ($(cat "$TEST_TMP/insecure.out"))"
