@@ -5,7 +5,7 @@
 #   1. nbdcopy nbd://127.0.0.1:PORT/ /dev/null: wall time and MB/s of the export;
 #   2. kcorefs mount nbd://127.0.0.1:PORT/ MP, dd if=MP/vmcore of=/dev/null bs=1M: MB/s of
 #      the vmcore view, and its ratio to (1) (target >= 0.70); with the default cache (64M)
-#      and with -o cache_size=16M; the daemon's peak RSS (VmHWM) after the read;
+#      and with -o cache_size=16M and 0; the daemon's peak RSS (VmHWM) after the read;
 #   3. nbdfuse -r MP URI, dd if=MP/nbd of=/dev/null bs=1M: MB/s (target: kcorefs faster);
 #   4. for reference, a local `kcorefs mount DUMP` and the same dd.
 # MB/s is 10^6 bytes per second of the bytes each one moves (the export for 1 and 3, the
@@ -70,6 +70,7 @@ run() {  # run LABEL: one measurement of LABEL into secs/rate (and hwm for kcore
       case $label in
         local*) src=$dump ;;
         *16M*) opts=(-o cache_size=16M) ;;
+        *"no cache"*) opts=(-o cache_size=0) ;;
       esac
       "$kcorefs" mount -f "${opts[@]}" "$src" "$mp" 2>"$work/kcorefs.log" & pid=$!
       wait_file "$mp/vmcore"
@@ -85,7 +86,7 @@ run() {  # run LABEL: one measurement of LABEL into secs/rate (and hwm for kcore
 }
 declare -A stats
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-labels=(nbdcopy "kcorefs nbd (cache 64M)" "kcorefs nbd (cache 16M)" nbdfuse "local kcorefs (dumpfile)")
+labels=(nbdcopy "kcorefs nbd (cache 64M)" "kcorefs nbd (cache 16M)" "kcorefs nbd (no cache)" nbdfuse "local kcorefs (dumpfile)")
 if [ -n "${NBD_BENCH_SKIP:-}" ]; then   # a regex of labels not to run, e.g. 'kcorefs nbd'
   keep=()
   for l in "${labels[@]}"; do [[ $l =~ $NBD_BENCH_SKIP ]] || keep+=("$l"); done

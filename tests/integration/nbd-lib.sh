@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the test-nbd-*.sh scripts (sourced after functions.sh): servers (nbdkit, the
 # fake server), free ports, stats fields, timed reads. Every server started here is
 # stopped at exit; every wait is bounded.
