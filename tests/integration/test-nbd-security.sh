@@ -22,7 +22,9 @@ mount_kcorefs "$core" "$local_mp"
 # --- (a) plain TCP to a non-loopback address ------------------------------------------
 ns=kcorefs-t$$
 ip netns add "$ns" || fail "cannot create network namespace $ns"
-cleanup_fn "ip netns del '$ns'"
+# At exit: whatever this test left running in its namespace (only this test starts
+# processes there), then the namespace.
+cleanup_fn "for p in \$(ip netns pids '$ns'); do kill \$p; done; ip netns del '$ns'"
 x=$(($$ % 200 + 20))
 srv_ip=10.251.$x.2
 ip -n "$ns" link set lo up
@@ -45,7 +47,9 @@ tcp_opens() { in_ns cat /proc/net/snmp | awk '$1 == "Tcp:" && $2 ~ /^[0-9]+$/ { 
 lport=$((20000 + $$ % 20000))
 llog=$TEST_TMP/listener.log
 : >"$llog"
-in_ns /usr/bin/python3 - "$srv_ip" "$lport" "$llog" "$TEST_TMP/listener.ready" <<'PY' &
+# nsenter execs python: $! is the listener itself (a function in the background would be a
+# subshell, and stopping it would leave the listener, holding the test's output, behind).
+"${ns_run[@]}" /usr/bin/python3 - "$srv_ip" "$lport" "$llog" "$TEST_TMP/listener.ready" <<'PY' >/dev/null 2>&1 &
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(8)
