@@ -61,6 +61,7 @@ absl::StatusOr<NbdConfig> ReadConfig(const std::string& uri, const NbdUri& parse
   if (prefetch > 1024) return absl::InvalidArgumentError("prefetch: at most 1024 blocks");
   out.cache.readahead_blocks = static_cast<uint32_t>(prefetch);
   out.cache_on = out.cache.capacity_bytes > 0;
+  KCOREFS_ASSIGN_OR_RETURN(out.cache.bypass_bytes, c.GetBytes("bulk_bytes", 256 << 10));
   KCOREFS_ASSIGN_OR_RETURN(out.live_ttl, c.GetDuration("cache_ttl", kLiveCacheTtl));
   std::string live = c.Get("live").value_or("auto");
   if (live == "auto") out.live = -1;
@@ -192,6 +193,7 @@ class NbdFactory final : public BackendFactory {
         {"cache_size", "BYTES", "block cache capacity, 0 for none (64M)"},
         {"block_size", "BYTES", "cache block (64K)"},
         {"prefetch", "N", "blocks read ahead of sequential reads (16)"},
+        {"bulk_bytes", "BYTES", "reads this large bypass the cache (256K; 0: none do)"},
         {"cache_ttl", "SECONDS", "live exports: oldest cached byte served (1)"},
         {"connections", "N", "connections at most when the server offers multi-conn (4)"},
         {"live", "auto|yes|no", "treat the export as a running kernel (auto)"},

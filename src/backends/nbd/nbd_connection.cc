@@ -26,7 +26,8 @@ constexpr absl::Duration kTick = absl::Milliseconds(100);
 
 std::string LastNbdError() {
   const char* e = nbd_get_error();
-  return e != nullptr ? e : "unknown libnbd error";
+  // libnbd leaves no message when the peer simply closed.
+  return e != nullptr && *e != '\0' ? e : "the server closed the connection";
 }
 
 // A handle until Connect hands it over.
@@ -119,8 +120,9 @@ absl::Status ConfigureHandle(nbd_handle* h, const NbdTarget& t) {
 
 }  // namespace
 
-NbdRead::NbdRead(uint64_t offset, size_t length)
-    : offset(offset), length(length), buffer(new uint8_t[length]) {}
+NbdRead::NbdRead(uint64_t offset, size_t length, uint8_t* external)
+    : offset(offset), length(length),
+      buffer_(external == nullptr ? new uint8_t[length] : nullptr), external_(external) {}
 
 void NbdRead::Complete(absl::Status status) {
   if (completed_.exchange(true, std::memory_order_acq_rel)) return;
@@ -174,14 +176,28 @@ NbdConnection::NbdConnection(const NbdTarget& target, nbd_handle* h)
 }
 
 NbdConnection::~NbdConnection() {
+  Quiesce(base::TransientError(absl::StrCat(target_.uri, ": connection closed")));
+  nbd_close(h_);  // frees the closures of reads still queued (their buffers go with them)
+}
+
+void NbdConnection::Quiesce(const absl::Status& why) {
+  Die(why);
+  {
+    absl::WriterMutexLock lock(&issue_mu_);
+    quiesced_ = true;
+  }
   stop_.store(true, std::memory_order_release);
   Wake();
+  absl::MutexLock lock(&join_mu_);
   if (dispatcher_.joinable()) {
-    // After fork() the thread belongs to the parent: there is nothing here to join.
-    if (::getpid() == pid_) dispatcher_.join(); else dispatcher_.detach();
+    // After fork() the thread belongs to the parent: there is nothing here to join. On
+    // the dispatcher itself, it returns once this call does.
+    if (::getpid() == pid_ && dispatcher_.get_id() != std::this_thread::get_id()) {
+      dispatcher_.join();
+    } else {
+      dispatcher_.detach();
+    }
   }
-  Die(base::TransientError(absl::StrCat(target_.uri, ": connection closed")));
-  nbd_close(h_);  // frees the closures of reads still queued (their buffers go with them)
 }
 
 absl::Status NbdConnection::dead_reason() const {
@@ -213,6 +229,7 @@ void NbdConnection::Submit(const std::shared_ptr<NbdRead>& read) {
     }
   }
   if (!dead_why.ok()) {
+    read->MarkLibnbdDone();  // never queued
     read->Complete(std::move(dead_why));
     return;
   }
@@ -220,9 +237,26 @@ void NbdConnection::Submit(const std::shared_ptr<NbdRead>& read) {
                              .user_data = new Closure{read, this},
                              .free = &NbdConnection::OnFree};
   // libnbd frees the closure (OnFree) whether or not the read could be queued.
-  if (nbd_aio_pread(h_, read->buffer.get(), read->length, read->offset, cb, 0) == -1) {
-    std::string why = LastNbdError();
-    const int err = nbd_get_errno();
+  int64_t cookie;
+  std::string why;
+  int err = 0;
+  {
+    absl::ReaderMutexLock lock(&issue_mu_);
+    if (quiesced_) {
+      cookie = -1;
+      why = "connection closed";
+      err = ENOTCONN;
+      OnFree(cb.user_data);
+    } else {
+      cookie = nbd_aio_pread(h_, read->data(), read->length, read->offset, cb, 0);
+      if (cookie == -1) {
+        why = LastNbdError();
+        err = nbd_get_errno();
+      }
+    }
+  }
+  if (cookie == -1) {
+    read->MarkLibnbdDone();  // never queued
     {
       absl::MutexLock lock(&mu_);
       in_flight_.erase(read);
@@ -240,6 +274,7 @@ void NbdConnection::Submit(const std::shared_ptr<NbdRead>& read) {
 
 int NbdConnection::OnComplete(void* user_data, int* error) {
   auto* c = static_cast<Closure*>(user_data);
+  c->read->MarkLibnbdDone();
   absl::Status status = *error == 0 ? absl::OkStatus() : ReadError(c->conn->target_.uri, *c->read, *error);
   {
     absl::MutexLock lock(&c->conn->mu_);
@@ -281,11 +316,13 @@ void NbdConnection::Dispatch() {
   while (!stop_.load(std::memory_order_acquire)) {
     std::string error;
     if (!PollOnce(h_, wake_fd_.get(), kTick, error)) {
+      if (stop_.load(std::memory_order_acquire)) return;
       base::LogWarning(absl::StrCat(target_.uri, ": connection lost: ", error));
       Die(base::TransientError(absl::StrCat(target_.uri, ": connection lost: ", error)));
       return;
     }
     if (nbd_aio_is_dead(h_) == 1 || nbd_aio_is_closed(h_) == 1) {
+      if (stop_.load(std::memory_order_acquire)) return;
       std::string why = absl::StrCat(target_.uri, ": connection lost: ", LastNbdError());
       base::LogWarning(why);
       Die(base::TransientError(why));
