@@ -81,6 +81,11 @@ for cmd in mount info; do
   grep -qF "insecure" <<<"$msg" || fail "kcorefs $cmd: the refusal does not name -o insecure: $msg"
   note "refused ($cmd): $msg"
 done
+# A name is refused as it stands (it is not resolved first: only "localhost" is loopback).
+rc=0
+with_timeout 30 "${ns_run[@]}" "$KCOREFS" info "nbd://kcorefs-test.invalid:$lport/" >"$TEST_TMP/plain.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -qF "refusing plain-text NBD to kcorefs-test.invalid" "$TEST_TMP/plain.out" ||
+  fail "kcorefs info nbd://kcorefs-test.invalid/: exit $rc: $(cat "$TEST_TMP/plain.out")"
 ! mounted "$TEST_TMP/m-plain" || fail "a refused plain-text mount is mounted"
 sleep 0.5
 [ ! -s "$llog" ] || fail "kcorefs connected although it refused: $(cat "$llog")"
