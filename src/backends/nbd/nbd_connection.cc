@@ -137,9 +137,12 @@ absl::StatusOr<std::unique_ptr<NbdConnection>> NbdConnection::Connect(const NbdT
   if (absl::Status s = ConfigureHandle(h.get(), target); !s.ok()) return s;
   const bool tls = absl::StartsWith(target.uri, "nbds");
   auto failed = [&](const std::string& why) {
-    std::string hint = tls ? "; check the TLS settings: the PSK file (tls-psk-file) must hold the "
-                             "server's key for the user name (tls-username, default your login)"
-                           : "; check that the server is running and the URI is right";
+    std::string hint =
+        tls ? "; check the TLS settings: the PSK file (tls-psk-file) must hold the server's key "
+              "for the user name (tls-username, default your login)"
+        : absl::StrContains(why, "TLS") || absl::StrContains(why, "tls")
+            ? "; the server requires TLS: use an nbds:// URI with its key (?tls-psk-file=FILE)"
+            : "; check that the server is running and the URI is right";
     return base::TransientError(absl::StrCat("cannot connect to ", target.uri, ": ", why, hint));
   };
   if (nbd_aio_connect_uri(h.get(), target.uri.c_str()) == -1) return failed(LastNbdError());
@@ -276,6 +279,18 @@ int NbdConnection::OnComplete(void* user_data, int* error) {
   auto* c = static_cast<Closure*>(user_data);
   c->read->MarkLibnbdDone();
   absl::Status status = *error == 0 ? absl::OkStatus() : ReadError(c->conn->target_.uri, *c->read, *error);
+  if (*error == ENOTCONN) {
+    // libnbd retires the reads of a broken connection with ENOTCONN, on the thread that
+    // found it broken, right after setting that thread's error: say why it broke.
+    absl::Status why = c->conn->dead_reason();
+    const char* e = nbd_get_error();
+    std::string reason = !why.ok() ? std::string(why.message()) : e != nullptr && *e ? e : "";
+    if (!reason.empty()) {
+      status = base::TransientError(absl::StrCat(c->conn->target_.uri, ": read of ", c->read->length,
+                                                 " bytes at offset ", Hex(c->read->offset),
+                                                 " failed: connection lost: ", reason));
+    }
+  }
   {
     absl::MutexLock lock(&c->conn->mu_);
     c->conn->in_flight_.erase(c->read);
