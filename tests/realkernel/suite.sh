@@ -527,8 +527,8 @@ run_kmemdump_checks "$W/g1-elf.core" "kcorefs-realkernel-marker $MARK_BASE-g1"
 # nbdkit and kcorefs here (live, nbd/*), and its own kcorefs (live-guest); checks_nbd.sh.
 run_nbd_plugin_checks
 run_live_checks
-source_times live
+[ -d "$W/live" ] && source_times live
 run_live_guest_checks
-source_times live-guest
+[ -d "$W/live-guest" ] && source_times live-guest
 vm_stop_all
 finish
