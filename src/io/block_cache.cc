@@ -171,7 +171,7 @@ absl::Status CachingByteSource::DoRead(uint64_t offset, absl::Span<uint8_t> out,
     return absl::OutOfRangeError(absl::StrCat(name(), ": read of ", out.size(), " bytes at ",
                                               base::Hex(offset), " wraps"));
   }
-  if (!caching_ || out.empty()) {
+  if (!caching_ || out.empty() || (options_.bypass_bytes > 0 && out.size() >= options_.bypass_bytes)) {
     KCOREFS_RETURN_IF_ERROR(ReadThrough(offset, out, deadline));
     CountRead(out.size());
     return absl::OkStatus();

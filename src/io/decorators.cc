@@ -12,8 +12,11 @@ absl::StatusOr<RemoteStack> BuildRemote(std::shared_ptr<const ByteSource> inner,
   RemoteStack stack;
   std::shared_ptr<const ByteSource> top = std::move(inner);
   if (options.serialized) top = std::make_shared<SerializedByteSource>(std::move(top));
-  KCOREFS_ASSIGN_OR_RETURN(stack.deadline, DeadlineByteSource::Create(top, options.deadline));
-  KCOREFS_ASSIGN_OR_RETURN(stack.retry, RetryByteSource::Create(stack.deadline, options.retry));
+  if (options.deadline_pool) {
+    KCOREFS_ASSIGN_OR_RETURN(stack.deadline, DeadlineByteSource::Create(top, options.deadline));
+    top = stack.deadline;
+  }
+  KCOREFS_ASSIGN_OR_RETURN(stack.retry, RetryByteSource::Create(top, options.retry));
   top = stack.retry;
   if (options.cache) {
     KCOREFS_ASSIGN_OR_RETURN(stack.cache, CachingByteSource::Create(top, options.cache_options));

@@ -51,6 +51,11 @@ struct CacheOptions {
   // How long a fetched block may be served. 0: never (reads go through); infinite: the
   // source is immutable (a dump file).
   absl::Duration ttl = absl::InfiniteDuration();
+  // Reads of at least this many bytes go straight to the inner source, uncached (0: none
+  // do). A bulk read (a FUSE read of a sequential stream, an export) is held by the
+  // kernel's page cache or by its reader; copying it through the cache costs a copy and
+  // makes parallel readers queue behind each other's fetches, for no later hit.
+  uint64_t bypass_bytes = 0;
 };
 
 // Counters for `stats`, in blocks unless named bytes.

@@ -43,6 +43,9 @@ namespace kcorefs::io {
 struct RemoteOptions {
   // The transport carries one request at a time (a GDB stub).
   bool serialized = false;
+  // false: the transport bounds every read by the caller's deadline itself (the nbd
+  // backend's reads are asynchronous), so no worker pool is needed between.
+  bool deadline_pool = true;
   DeadlineOptions deadline;
   RetryOptions retry;
   // false: no cache (every read goes to the transport).
@@ -55,7 +58,7 @@ struct RemoteStack {
   std::shared_ptr<const ByteSource> source;  // the top: read through this
   std::shared_ptr<const CachingByteSource> cache;  // null without a cache
   std::shared_ptr<const RetryByteSource> retry;
-  std::shared_ptr<const DeadlineByteSource> deadline;
+  std::shared_ptr<const DeadlineByteSource> deadline;  // null without the pool
 };
 
 // Stacks the decorators over `inner` in the order above. InvalidArgument for options a

@@ -1,7 +1,5 @@
 #include "backends/live/live_backend.h"
 
-#include <elf.h>
-
 #include <algorithm>
 #include <ctime>
 
@@ -9,8 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
-#include "backends/common/elf_core.h"
+#include "backends/common/live_core.h"
 #include "backends/common/snapshot_builder.h"
 #include "backends/common/static_backend.h"
 #include "kcorefs/base/errors.h"
@@ -25,29 +22,14 @@ using base::Hex;
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
-// The bytes that describe the layout: the ELF header and program header table (at most
-// 1 MiB of it). fs/proc/kcore.c rebuilds them when its kclist changes (memory hotplug);
-// st_size alone misses most changes, since it is the headers' size plus the highest
-// segment end (the kernel image or vsyscall page), which hotplug rarely moves.
-absl::StatusOr<std::string> LayoutBytes(const io::FileByteSource& file, uint64_t size) {
-  constexpr uint64_t kLimit = 1 << 20;
-  Elf64_Ehdr eh;
-  if (size < sizeof(eh)) return std::string();
-  KCOREFS_RETURN_IF_ERROR(file.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(&eh), sizeof(eh))));
-  uint64_t end = std::min<uint64_t>({size, kLimit, eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr)});
-  end = std::max<uint64_t>(end, sizeof(eh));
-  std::string bytes(end, '\0');
-  KCOREFS_RETURN_IF_ERROR(file.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(bytes.data()), end)));
-  return bytes;
-}
-
 // /proc/kcore (or an ELF kcore at live:PATH): a changed size or program header table means
-// a new layout and a new epoch.
+// a new layout and a new epoch (LiveElfCore).
 class KcoreLiveBackend final : public Backend {
  public:
   KcoreLiveBackend(std::string path, std::shared_ptr<io::FileByteSource> file,
                    kernel::DeriveOptions derive)
-      : path_(std::move(path)), file_(std::move(file)), derive_(std::move(derive)) {}
+      : path_(std::move(path)), file_(file),
+        core_(path_, "live /proc/kcore", file, [file] { return file->Stat(); }, std::move(derive)) {}
 
   absl::string_view name() const override { return "live"; }
   const std::string& source() const override { return path_; }
@@ -56,35 +38,12 @@ class KcoreLiveBackend final : public Backend {
                         .threads = ThreadModel::kParallel, .fd_backed = true};
   }
   uint64_t bytes_read() const override { return file_->bytes_read(); }
-
-  absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override {
-    KCOREFS_ASSIGN_OR_RETURN(uint64_t size, file_->Stat());
-    KCOREFS_ASSIGN_OR_RETURN(std::string layout, LayoutBytes(*file_, size));
-    absl::MutexLock lock(&mu_);
-    if (snap_ != nullptr && size == size_ && layout == layout_) return snap_;
-    if (snap_ != nullptr) {
-      base::LogInfo(absl::StrCat(path_, " changed (size ", size_, " -> ", size,
-                                 layout == layout_ ? "" : ", new program headers",
-                                 "): re-reading its layout"));
-    }
-    KCOREFS_ASSIGN_OR_RETURN(ElfCoreContents core, ReadElfCore(file_, size));
-    uint64_t epoch = snap_ == nullptr ? 1 : snap_->epoch + 1;
-    SnapshotParts parts{std::move(core.map), std::move(core.hints), std::move(core.warnings),
-                        "live /proc/kcore", epoch, Now()};
-    KCOREFS_ASSIGN_OR_RETURN(snap_, BuildSnapshot(path_, std::move(parts), derive_));
-    size_ = size;
-    layout_ = std::move(layout);
-    return snap_;
-  }
+  absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override { return core_.Current(); }
 
  private:
   std::string path_;
   std::shared_ptr<io::FileByteSource> file_;
-  kernel::DeriveOptions derive_;
-  absl::Mutex mu_;
-  uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string layout_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const Snapshot> snap_ ABSL_GUARDED_BY(mu_);
+  LiveElfCore core_;
 };
 
 // /sys/kernel/vmcoreinfo holds "PADDR SIZE" (hex) of the kernel's vmcoreinfo_note.

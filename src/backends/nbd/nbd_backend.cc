@@ -1,0 +1,217 @@
+// nbd: a kernel core exported by an NBD server (stock `nbdkit -r file /proc/kcore` on the
+// target, a dump file, or a kcorefs view served by nbdkit-kcorefs-plugin). The export is
+// parsed as any ELF core (backends/common/elf_core) over an NBD byte source with the
+// shared remote stack (cache, retry) on top. docs/backends/kcorefs-nbd-backend.7.md.
+#include <signal.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "backends/common/elf_core.h"
+#include "backends/common/live_core.h"
+#include "backends/common/snapshot_builder.h"
+#include "backends/nbd/nbd_source.h"
+#include "backends/nbd/nbd_uri.h"
+#include "kcorefs/backends/backend.h"
+#include "kcorefs/base/errors.h"
+#include "kcorefs/base/log.h"
+#include "kcorefs/base/status_macros.h"
+#include "kcorefs/io/decorators.h"
+
+namespace kcorefs::backends {
+namespace {
+
+// Freshness of a live export's cached blocks (docs/performance.md, "nbd backend").
+constexpr absl::Duration kLiveCacheTtl = absl::Seconds(1);
+
+struct NbdConfig {
+  NbdSourceOptions source;
+  io::CacheOptions cache;
+  bool cache_on = true;
+  absl::Duration live_ttl = kLiveCacheTtl;
+  int live = -1;  // -1 auto, 0 no, 1 yes
+};
+
+absl::StatusOr<NbdConfig> ReadConfig(const std::string& uri, const NbdUri& parsed,
+                                     const BackendConfig& c) {
+  NbdConfig out;
+  NbdTarget& t = out.source.target;
+  t.uri = uri;
+  t.tls_psk_file = c.Get("tls_psk_file");
+  t.tls_username = c.Get("tls_username");
+  t.tls_certificates = c.Get("tls_certificates");
+  if (c.Get("tls_verify")) {
+    KCOREFS_ASSIGN_OR_RETURN(bool v, c.GetBool("tls_verify", true));
+    t.tls_verify = v;
+  }
+  if ((t.tls_psk_file || t.tls_username || t.tls_certificates || t.tls_verify) && !parsed.tls) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls_* options need a TLS URI: write nbds", uri.substr(uri.find(':')), " instead of ", uri));
+  }
+  KCOREFS_ASSIGN_OR_RETURN(t.request_timeout, c.GetDuration("request_timeout", absl::Seconds(10)));
+  KCOREFS_ASSIGN_OR_RETURN(out.source.connect_timeout, c.GetDuration("connect_timeout", absl::Seconds(10)));
+  KCOREFS_ASSIGN_OR_RETURN(uint64_t conns, c.GetUint("connections", 4));
+  if (conns < 1 || conns > 64) return absl::InvalidArgumentError("connections: 1 to 64");
+  out.source.connections = static_cast<int>(conns);
+  KCOREFS_ASSIGN_OR_RETURN(out.cache.capacity_bytes, c.GetBytes("cache_size", 64 << 20));
+  KCOREFS_ASSIGN_OR_RETURN(out.cache.block_size, c.GetBytes("block_size", 64 << 10));
+  KCOREFS_ASSIGN_OR_RETURN(uint64_t prefetch, c.GetUint("prefetch", 16));
+  if (prefetch > 1024) return absl::InvalidArgumentError("prefetch: at most 1024 blocks");
+  out.cache.readahead_blocks = static_cast<uint32_t>(prefetch);
+  out.cache_on = out.cache.capacity_bytes > 0;
+  KCOREFS_ASSIGN_OR_RETURN(out.cache.bypass_bytes, c.GetBytes("bulk_bytes", 256 << 10));
+  KCOREFS_ASSIGN_OR_RETURN(out.live_ttl, c.GetDuration("cache_ttl", kLiveCacheTtl));
+  std::string live = c.Get("live").value_or("auto");
+  if (live == "auto") out.live = -1;
+  else if (live == "yes" || live == "true" || live == "1") out.live = 1;
+  else if (live == "no" || live == "false" || live == "0") out.live = 0;
+  else return absl::InvalidArgumentError(absl::StrCat("live: auto, yes or no, not \"", live, "\""));
+  return out;
+}
+
+// Live when the user says so; else when a kcorefs agent says so in its export
+// description; else when the core has /proc/kcore's shape (NT_TASKSTRUCT): a saved copy
+// of a kcore is then treated as live, which costs cache hits but never serves old bytes.
+absl::StatusOr<bool> DecideLive(const NbdConfig& cfg, const std::shared_ptr<NbdByteSource>& raw,
+                                std::string& why) {
+  if (cfg.live >= 0) {
+    why = "-o live";
+    return cfg.live == 1;
+  }
+  int said = DescriptionLiveness(raw->first_export().description);
+  if (said >= 0) {
+    why = absl::StrCat("the export description \"", raw->first_export().description, "\"");
+    return said == 1;
+  }
+  KCOREFS_ASSIGN_OR_RETURN(ElfCoreContents core, ReadElfCore(raw, raw->size()));
+  why = core.has_taskstruct ? "the /proc/kcore layout (NT_TASKSTRUCT)" : "an ELF core without NT_TASKSTRUCT";
+  return core.has_taskstruct;
+}
+
+class NbdBackend final : public Backend {
+ public:
+  NbdBackend(std::string uri, bool live, std::shared_ptr<NbdByteSource> raw, io::RemoteStack stack,
+             kernel::DeriveOptions derive)
+      : uri_(std::move(uri)), live_(live), raw_(raw), stack_(std::move(stack)),
+        core_(uri_, live ? "live ELF core over NBD" : "ELF core over NBD", stack_.source,
+              [raw, timeout = absl::Seconds(10)]() -> absl::StatusOr<uint64_t> {
+                KCOREFS_ASSIGN_OR_RETURN(NbdExport e, raw->CurrentExport(absl::Now() + timeout));
+                return e.size;
+              },
+              std::move(derive)) {}
+
+  absl::string_view name() const override { return "nbd"; }
+  const std::string& source() const override { return uri_; }
+  Capabilities capabilities() const override {
+    return Capabilities{.bytes_volatile = live_, .map_volatile = live_,
+                        .threads = ThreadModel::kParallel, .fd_backed = false};
+  }
+  // An immutable export has one snapshot; a live one is re-read when its layout changes.
+  absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override {
+    if (live_ || first_ == nullptr) {
+      KCOREFS_ASSIGN_OR_RETURN(auto snap, core_.Current());
+      if (!live_) first_ = snap;
+      return snap;
+    }
+    return first_;
+  }
+  uint64_t bytes_read() const override { return raw_->bytes_read(); }
+  void Close() override { raw_->Close(); }
+  std::vector<std::pair<std::string, std::string>> Stats() const override {
+    NbdSourceStats s = raw_->stats();
+    std::vector<std::pair<std::string, std::string>> out = {
+        {"nbd_server", uri_},
+        {"nbd_live", live_ ? "1" : "0"},
+        {"nbd_connections", absl::StrCat(s.connections)},
+        {"nbd_reconnects", absl::StrCat(s.reconnects)},
+        {"nbd_requests", absl::StrCat(s.requests)},
+        {"nbd_request_errors", absl::StrCat(s.request_errors)},
+        {"nbd_bytes", absl::StrCat(raw_->bytes_read())},
+        {"nbd_retries", absl::StrCat(stack_.retry->retries())},
+    };
+    if (stack_.cache != nullptr) {
+      io::CacheStats c = stack_.cache->stats();
+      out.insert(out.end(), {{"cache_hits", absl::StrCat(c.hits)},
+                             {"cache_misses", absl::StrCat(c.misses)},
+                             {"cache_coalesced", absl::StrCat(c.coalesced)},
+                             {"cache_readahead", absl::StrCat(c.readahead)},
+                             {"cache_expired", absl::StrCat(c.expired)},
+                             {"cache_evictions", absl::StrCat(c.evictions)},
+                             {"cache_resident_bytes", absl::StrCat(c.resident_bytes)},
+                             {"cache_capacity_bytes", absl::StrCat(c.capacity_bytes)}});
+    }
+    return out;
+  }
+
+ private:
+  const std::string uri_;
+  const bool live_;
+  const std::shared_ptr<NbdByteSource> raw_;
+  const io::RemoteStack stack_;
+  LiveElfCore core_;
+  std::shared_ptr<const Snapshot> first_;  // immutable exports: set by Open's first Current()
+};
+
+absl::StatusOr<std::unique_ptr<Backend>> OpenNbd(const std::string& uri, const BackendConfig& config) {
+  KCOREFS_ASSIGN_OR_RETURN(NbdUri parsed, ParseNbdUri(uri));
+  KCOREFS_ASSIGN_OR_RETURN(bool insecure, config.GetBool("insecure", false));
+  // Before anything is sent: the policy refuses plain text off this machine.
+  KCOREFS_RETURN_IF_ERROR(CheckTransportPolicy(parsed, insecure));
+  KCOREFS_ASSIGN_OR_RETURN(NbdConfig cfg, ReadConfig(uri, parsed, config));
+  // A server that closes while a request is being written must give an error, not kill
+  // the daemon.
+  struct sigaction old;
+  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  KCOREFS_ASSIGN_OR_RETURN(auto raw, NbdByteSource::Open(cfg.source, absl::Now() + cfg.source.connect_timeout));
+  std::string why;
+  KCOREFS_ASSIGN_OR_RETURN(bool live, DecideLive(cfg, raw, why));
+  cfg.cache.ttl = live ? cfg.live_ttl : absl::InfiniteDuration();
+  io::RemoteOptions remote;
+  remote.deadline_pool = false;  // NbdByteSource keeps deadlines itself
+  remote.cache = cfg.cache_on && cfg.cache.ttl > absl::ZeroDuration();
+  remote.cache_options = cfg.cache;
+  KCOREFS_ASSIGN_OR_RETURN(io::RemoteStack stack, io::BuildRemote(raw, remote));
+  base::LogDebug(absl::StrCat(uri, ": ", raw->size(), " bytes, ", live ? "live" : "immutable",
+                              " (", why, ")", raw->first_export().multi_conn ? ", multi-conn" : ""));
+  auto backend = std::make_unique<NbdBackend>(uri, live, raw, std::move(stack), config.derive);
+  KCOREFS_RETURN_IF_ERROR(backend->Current().status());
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+class NbdFactory final : public BackendFactory {
+ public:
+  absl::string_view name() const override { return "nbd"; }
+  absl::string_view summary() const override {
+    return "a core exported by an NBD server (nbdkit -r file /proc/kcore, nbdkit kcorefs)";
+  }
+  std::vector<ConfigKey> keys() const override {
+    return {
+        {"connect_timeout", "SECONDS", "bound on connecting and the TLS and NBD handshake (10)"},
+        {"request_timeout", "SECONDS", "a read unanswered this long drops the connection (10)"},
+        {"cache_size", "BYTES", "block cache capacity, 0 for none (64M)"},
+        {"block_size", "BYTES", "cache block (64K)"},
+        {"prefetch", "N", "blocks read ahead of sequential reads (16)"},
+        {"bulk_bytes", "BYTES", "reads this large bypass the cache (256K; 0: none do)"},
+        {"cache_ttl", "SECONDS", "live exports: oldest cached byte served (1)"},
+        {"connections", "N", "connections at most when the server offers multi-conn (4)"},
+        {"live", "auto|yes|no", "treat the export as a running kernel (auto)"},
+        {"insecure", "", "allow plain-text nbd:// to a host other than this one"},
+        {"tls_psk_file", "PATH", "TLS pre-shared key file (USER:HEXKEY lines)"},
+        {"tls_username", "NAME", "TLS user name (default: the login name)"},
+        {"tls_certificates", "DIR", "TLS x509 certificates directory"},
+        {"tls_verify", "yes|no", "verify the server's x509 certificate (yes)"},
+    };
+  }
+  int Probe(const ProbeInput& in) const override { return IsNbdScheme(in.scheme) ? 100 : 0; }
+  absl::StatusOr<std::unique_ptr<Backend>> Open(const std::string& source,
+                                                const BackendConfig& config) const override {
+    return OpenNbd(source, config);
+  }
+};
+
+KCOREFS_REGISTER_BACKEND(NbdFactory);
+
+}  // namespace
+}  // namespace kcorefs::backends
