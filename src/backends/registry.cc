@@ -18,6 +18,7 @@
 #include "kcorefs/backends/backend.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/unique_fd.h"
+#include "kcorefs/io/mountinfo.h"
 #include "kcorefs/io/small_file.h"
 
 namespace kcorefs::backends {
@@ -73,22 +74,6 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenWith(const BackendFactory& f,
   absl::Status ok = config.Check(f.name(), f.keys());
   if (!ok.ok()) return ok;
   return f.Open(source, config);
-}
-
-// /proc/self/mountinfo's octal escapes ("\040" for a space) undone.
-std::string UnescapeMountField(absl::string_view f) {
-  std::string out;
-  for (size_t i = 0; i < f.size(); ++i) {
-    if (f[i] == '\\' && i + 3 < f.size() && f[i + 1] >= '0' && f[i + 1] <= '3' &&
-        f[i + 2] >= '0' && f[i + 2] <= '7' && f[i + 3] >= '0' && f[i + 3] <= '7') {
-      out.push_back(static_cast<char>((f[i + 1] - '0') * 64 + (f[i + 2] - '0') * 8 +
-                                      (f[i + 3] - '0')));
-      i += 3;
-    } else {
-      out.push_back(f[i]);
-    }
-  }
-  return out;
 }
 
 // What an ELF file's header says it is, read in the file's own byte order from the bytes
@@ -147,22 +132,8 @@ absl::string_view ElfTypeName(uint16_t type) {
 
 // The file system type of the mount whose mount point is `path` ("fuse.kcorefs"), or "".
 std::string MountTypeAt(const std::string& path) {
-  char* real = ::realpath(path.c_str(), nullptr);
-  if (real == nullptr) return "";
-  std::string want(real);
-  std::free(real);
-  auto info = io::ReadSmallFile("/proc/self/mountinfo", 64 << 20);
-  if (!info.ok()) return "";
-  std::string type;
-  for (absl::string_view line : absl::StrSplit(*info, '\n', absl::SkipEmpty())) {
-    // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER"; the
-    // mount point escapes space, tab, newline and backslash as octal.
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
-    if (f.size() < 5 || UnescapeMountField(f[4]) != want) continue;
-    auto dash = std::find(f.begin() + 5, f.end(), "-");
-    if (dash != f.end() && dash + 1 != f.end()) type = std::string(*(dash + 1));  // last on top
-  }
-  return type;
+  auto top = io::TopMountAt(path);
+  return top ? top->fs_type : "";
 }
 
 // Inputs that were recognised but that no backend can serve, whatever claims their magic:

@@ -23,6 +23,7 @@
 #include "kcorefs/base/log.h"
 #include "kcorefs/base/unique_fd.h"
 #include "kcorefs/elf/core_view.h"
+#include "kcorefs/io/mountinfo.h"
 #include "kcorefs/io/small_file.h"
 
 namespace kcorefs::fuse {
@@ -100,18 +101,8 @@ void FinishDetach() {
 
 // The device ("MAJOR:MINOR") of what is mounted at `path`, or "" when nothing is.
 std::string MountedDevice(const std::string& path) {
-  char* real = ::realpath(path.c_str(), nullptr);
-  if (real == nullptr) return "";
-  std::string want(real);
-  std::free(real);
-  auto info = io::ReadSmallFile("/proc/self/mountinfo", 64 << 20);
-  if (!info.ok()) return "";
-  std::string device;
-  for (absl::string_view line : absl::StrSplit(*info, '\n', absl::SkipEmpty())) {
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
-    if (f.size() > 4 && f[4] == want) device = std::string(f[2]);  // the last one is on top
-  }
-  return device;
+  auto top = io::TopMountAt(path);
+  return top ? top->device : "";
 }
 
 bool IsMountPoint(const std::string& path) { return !MountedDevice(path).empty(); }

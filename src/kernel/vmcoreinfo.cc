@@ -1,3 +1,4 @@
+#include "kcorefs/base/byte_order.h"
 #include "kcorefs/kernel/vmcoreinfo.h"
 
 #include <algorithm>
@@ -24,11 +25,6 @@ bool Printable(absl::string_view text) {
   return true;
 }
 
-uint32_t Le32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 }  // namespace
 
@@ -92,9 +88,9 @@ absl::StatusOr<std::vector<Note>> ParseNotes(absl::string_view notes) {
   std::vector<Note> out;
   uint64_t off = 0;
   while (off + 12 <= notes.size()) {
-    uint32_t namesz = Le32(notes.data() + off);
-    uint32_t descsz = Le32(notes.data() + off + 4);
-    uint32_t type = Le32(notes.data() + off + 8);
+    uint32_t namesz = base::LoadLe32(notes.data() + off);
+    uint32_t descsz = base::LoadLe32(notes.data() + off + 4);
+    uint32_t type = base::LoadLe32(notes.data() + off + 8);
     if (namesz == 0 && descsz == 0 && type == 0) break;  // padding, as in /proc/vmcore
     uint64_t name_off = off + 12;
     uint64_t desc_off = name_off + base::AlignUp(namesz, 4);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kcorefs/base/byte_order.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
@@ -32,19 +33,14 @@ constexpr char kFirstKey[] = "OSRELEASE=";
 constexpr size_t kTextOffset = 12 + 12;
 constexpr size_t kHeadSize = kTextOffset + sizeof(kFirstKey) - 1;
 
-uint32_t Le32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 // The text size of the kernel's note starting at `head` (kHeadSize bytes), or 0 when the
 // bytes are not its note.
 uint32_t NoteTextSize(const uint8_t* head) {
-  if (Le32(head) != 11 || Le32(head + 8) != 0) return 0;
+  if (base::LoadLe32(head) != 11 || base::LoadLe32(head + 8) != 0) return 0;
   if (std::memcmp(head + 12, kName, sizeof(kName)) != 0) return 0;
   if (std::memcmp(head + kTextOffset, kFirstKey, sizeof(kFirstKey) - 1) != 0) return 0;
-  uint32_t descsz = Le32(head + 4);
+  uint32_t descsz = base::LoadLe32(head + 4);
   return descsz <= kMaxVmcoreinfoSize ? descsz : 0;
 }
 

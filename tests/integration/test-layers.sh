@@ -7,7 +7,7 @@ source "$(dirname "$0")/functions.sh"
 rank() {
   case $1 in
     base) echo 0 ;; io) echo 1 ;; mem) echo 2 ;; kernel) echo 3 ;; backends) echo 4 ;;
-    elf) echo 5 ;; fuse) echo 6 ;; cli) echo 7 ;; *) echo -1 ;;
+    elf) echo 5 ;; fuse|nbdkit) echo 6 ;; cli) echo 7 ;; *) echo -1 ;;
   esac
 }
 bad=0

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "kcorefs/base/byte_order.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
@@ -12,16 +13,6 @@ namespace {
 
 using base::Hex;
 
-uint32_t Le32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint64_t Le64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 }  // namespace
 
@@ -37,8 +28,8 @@ absl::StatusOr<LimeIndex> ReadLimeIndex(const io::ByteSource& file, uint64_t siz
     }
     uint8_t h[kLimeHeaderSize];
     KCOREFS_RETURN_IF_ERROR(file.ReadAt(off, absl::MakeSpan(h, sizeof h)));
-    uint32_t magic = Le32(h), version = Le32(h + 4);
-    uint64_t first = Le64(h + 8), last = Le64(h + 16);
+    uint32_t magic = base::LoadLe32(h), version = base::LoadLe32(h + 4);
+    uint64_t first = base::LoadLe64(h + 8), last = base::LoadLe64(h + 16);
     if (magic != kLimeMagic) {
       return absl::DataLossError(absl::StrCat(
           file.name(), ": no LiME range header at offset ", Hex(off), " (magic ", Hex(magic),

@@ -120,8 +120,9 @@ absl::Status ConfigureHandle(nbd_handle* h, const NbdTarget& t) {
 
 }  // namespace
 
-NbdRead::NbdRead(uint64_t offset, size_t length)
-    : offset(offset), length(length), buffer(new uint8_t[length]) {}
+NbdRead::NbdRead(uint64_t offset, size_t length, uint8_t* external)
+    : offset(offset), length(length),
+      buffer_(external == nullptr ? new uint8_t[length] : nullptr), external_(external) {}
 
 void NbdRead::Complete(absl::Status status) {
   if (completed_.exchange(true, std::memory_order_acq_rel)) return;
@@ -175,14 +176,28 @@ NbdConnection::NbdConnection(const NbdTarget& target, nbd_handle* h)
 }
 
 NbdConnection::~NbdConnection() {
+  Quiesce(base::TransientError(absl::StrCat(target_.uri, ": connection closed")));
+  nbd_close(h_);  // frees the closures of reads still queued (their buffers go with them)
+}
+
+void NbdConnection::Quiesce(const absl::Status& why) {
+  Die(why);
+  {
+    absl::WriterMutexLock lock(&issue_mu_);
+    quiesced_ = true;
+  }
   stop_.store(true, std::memory_order_release);
   Wake();
+  absl::MutexLock lock(&join_mu_);
   if (dispatcher_.joinable()) {
-    // After fork() the thread belongs to the parent: there is nothing here to join.
-    if (::getpid() == pid_) dispatcher_.join(); else dispatcher_.detach();
+    // After fork() the thread belongs to the parent: there is nothing here to join. On
+    // the dispatcher itself, it returns once this call does.
+    if (::getpid() == pid_ && dispatcher_.get_id() != std::this_thread::get_id()) {
+      dispatcher_.join();
+    } else {
+      dispatcher_.detach();
+    }
   }
-  Die(base::TransientError(absl::StrCat(target_.uri, ": connection closed")));
-  nbd_close(h_);  // frees the closures of reads still queued (their buffers go with them)
 }
 
 absl::Status NbdConnection::dead_reason() const {
@@ -214,6 +229,7 @@ void NbdConnection::Submit(const std::shared_ptr<NbdRead>& read) {
     }
   }
   if (!dead_why.ok()) {
+    read->MarkLibnbdDone();  // never queued
     read->Complete(std::move(dead_why));
     return;
   }
@@ -221,9 +237,26 @@ void NbdConnection::Submit(const std::shared_ptr<NbdRead>& read) {
                              .user_data = new Closure{read, this},
                              .free = &NbdConnection::OnFree};
   // libnbd frees the closure (OnFree) whether or not the read could be queued.
-  if (nbd_aio_pread(h_, read->buffer.get(), read->length, read->offset, cb, 0) == -1) {
-    std::string why = LastNbdError();
-    const int err = nbd_get_errno();
+  int64_t cookie;
+  std::string why;
+  int err = 0;
+  {
+    absl::ReaderMutexLock lock(&issue_mu_);
+    if (quiesced_) {
+      cookie = -1;
+      why = "connection closed";
+      err = ENOTCONN;
+      OnFree(cb.user_data);
+    } else {
+      cookie = nbd_aio_pread(h_, read->data(), read->length, read->offset, cb, 0);
+      if (cookie == -1) {
+        why = LastNbdError();
+        err = nbd_get_errno();
+      }
+    }
+  }
+  if (cookie == -1) {
+    read->MarkLibnbdDone();  // never queued
     {
       absl::MutexLock lock(&mu_);
       in_flight_.erase(read);
@@ -241,6 +274,7 @@ void NbdConnection::Submit(const std::shared_ptr<NbdRead>& read) {
 
 int NbdConnection::OnComplete(void* user_data, int* error) {
   auto* c = static_cast<Closure*>(user_data);
+  c->read->MarkLibnbdDone();
   absl::Status status = *error == 0 ? absl::OkStatus() : ReadError(c->conn->target_.uri, *c->read, *error);
   {
     absl::MutexLock lock(&c->conn->mu_);

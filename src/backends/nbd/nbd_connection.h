@@ -55,12 +55,21 @@ struct NbdExport {
 };
 
 // One read of [offset, offset + length). Completed exactly once.
+//
+// Into its own buffer, or into the caller's memory (`external`: no copy, for bulk reads).
+// An external read's caller must not return before libnbd is done with it (libnbd_done())
+// or the connection is quiesced (NbdConnection::Quiesce): libnbd writes into the memory
+// until then.
 struct NbdRead {
-  NbdRead(uint64_t offset, size_t length);
+  NbdRead(uint64_t offset, size_t length, uint8_t* external = nullptr);
   const uint64_t offset;
   const size_t length;
-  std::unique_ptr<uint8_t[]> buffer;
+  uint8_t* data() { return external_ != nullptr ? external_ : buffer_.get(); }
+  bool external() const { return external_ != nullptr; }
   absl::Time issued;
+  // libnbd delivered the result (its completion ran): it touches the memory no more.
+  void MarkLibnbdDone() { libnbd_done_.store(true, std::memory_order_release); }
+  bool libnbd_done() const { return libnbd_done_.load(std::memory_order_acquire); }
   // The first Complete() wins; later ones (a completion racing the connection's death)
   // are ignored.
   void Complete(absl::Status status);
@@ -68,7 +77,10 @@ struct NbdRead {
   const absl::Status& status() const { return status_; }  // after Wait() returned true
 
  private:
+  std::unique_ptr<uint8_t[]> buffer_;
+  uint8_t* const external_;
   std::atomic<bool> completed_{false};
+  std::atomic<bool> libnbd_done_{false};
   absl::Status status_;
   absl::Notification done_;
 };
@@ -88,6 +100,10 @@ class NbdConnection {
   // is dead or libnbd refuses the request).
   void Submit(const std::shared_ptr<NbdRead>& read);
   bool dead() const { return dead_.load(std::memory_order_acquire); }
+  // Kills the connection and stops every use of its libnbd handle (the dispatcher is
+  // joined, Submit refuses): afterwards libnbd writes into no read's memory. For a
+  // caller that must return while an external read of its own is still in flight.
+  void Quiesce(const absl::Status& why);
   // Why it died (OK while alive).
   absl::Status dead_reason() const;
   // The process that made the connection: a child after fork() has no dispatcher.
@@ -114,6 +130,10 @@ class NbdConnection {
   // Reads sent and not completed, so that dying can complete them and the dispatcher can
   // time out the oldest.
   absl::flat_hash_set<std::shared_ptr<NbdRead>> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Held shared by Submit around its libnbd calls and exclusively by Quiesce.
+  absl::Mutex issue_mu_;
+  bool quiesced_ ABSL_GUARDED_BY(issue_mu_) = false;
+  absl::Mutex join_mu_;  // one joiner of the dispatcher
   std::thread dispatcher_;
 };
 

@@ -180,6 +180,7 @@ absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> request
   struct Part {
     std::shared_ptr<NbdRead> read;
     std::vector<Piece> pieces;
+    std::shared_ptr<NbdConnection> conn;  // set once sent
   };
   std::vector<Part> parts;
   struct Run {
@@ -188,7 +189,10 @@ absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> request
   } run;
   auto flush = [&] {
     if (run.length > 0) {
-      parts.push_back({std::make_shared<NbdRead>(run.offset, run.length), std::move(run.pieces)});
+      // A run that is one caller range is read into the caller's memory, not copied.
+      uint8_t* direct = run.pieces.size() == 1 ? run.pieces[0].out : nullptr;
+      parts.push_back({std::make_shared<NbdRead>(run.offset, run.length, direct),
+                       std::move(run.pieces), nullptr});
     }
     run = Run();
   };
@@ -209,35 +213,45 @@ absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> request
     }
   }
   flush();
+  // Returning early must leave libnbd writing into no caller memory: wait (until the
+  // deadline) for the caller-memory reads still in flight, then quiesce the connections
+  // of any that are not done.
+  auto abandon = [&](absl::Status status) {
+    for (Part& p : parts) {
+      if (p.conn == nullptr || !p.read->external()) continue;
+      p.read->Wait(deadline);
+      if (!p.read->libnbd_done()) p.conn->Quiesce(status);
+    }
+    return status;
+  };
   for (Part& p : parts) {
     auto conn = Pick(deadline);
-    if (!conn.ok()) return conn.status();
+    if (!conn.ok()) return abandon(conn.status());
     // Against this connection's size: after a reconnect the export may have grown.
     if (!base::RangeWithin(p.read->offset, p.read->length, (*conn)->info().size)) {
-      return absl::OutOfRangeError(absl::StrCat(uri, ": read of ", p.read->length, " bytes at offset ",
-                                                Hex(p.read->offset), " is past the export's end (",
-                                                (*conn)->info().size, " bytes)"));
-    }
-    if (p.read->length > (*conn)->info().max_request) {
-      return absl::InvalidArgumentError(absl::StrCat(uri, ": the server takes reads of at most ",
-                                                     (*conn)->info().max_request, " bytes"));
+      return abandon(absl::OutOfRangeError(absl::StrCat(
+          uri, ": read of ", p.read->length, " bytes at offset ", Hex(p.read->offset),
+          " is past the export's end (", (*conn)->info().size, " bytes)")));
     }
     requests_.fetch_add(1, std::memory_order_relaxed);
-    (*conn)->Submit(p.read);
+    p.conn = *conn;
+    p.conn->Submit(p.read);
   }
   for (Part& p : parts) {
     if (!p.read->Wait(deadline)) {
       request_errors_.fetch_add(1, std::memory_order_relaxed);
-      return base::DeadlineError(absl::StrCat(uri, ": no reply by the read's deadline to a read of ",
-                                              p.read->length, " bytes at offset ", Hex(p.read->offset)));
+      return abandon(base::DeadlineError(absl::StrCat(
+          uri, ": no reply by the read's deadline to a read of ", p.read->length,
+          " bytes at offset ", Hex(p.read->offset))));
     }
     if (!p.read->status().ok()) {
       request_errors_.fetch_add(1, std::memory_order_relaxed);
-      return p.read->status();
+      return abandon(p.read->status());
     }
   }
   for (Part& p : parts) {
-    const uint8_t* from = p.read->buffer.get();
+    if (p.read->external()) continue;
+    const uint8_t* from = p.read->data();
     for (const Piece& piece : p.pieces) {
       std::memcpy(piece.out, from, piece.length);
       from += piece.length;
