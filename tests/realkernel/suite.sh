@@ -200,7 +200,18 @@ crash_session() {  # crash_session SRC a|b: the session's output file (runs it o
     if [ "$2" = a ]; then run_crash "$(cat "$s/vmcore")" "$out" "$CRASH_A"
     else run_crash "$(cat "$s/vmcore")" "$out" "$CRASH_B"; fi
     echo $? >"$out.done"
+    # A running kernel changes while crash reads its task table at startup (a task freed
+    # between the read of a pointer and of what it points to): one more try, said in the log.
+    if is_live "$1" && [ "$(cat "$out.done")" != 0 ]; then
+      mv "$out" "$out.try1"
+      echo "NOTE: crash exited with status $(cat "$out.done") on the running kernel (try 1:" \
+           "$(grep -E '^crash: ' "$out.try1" | head -2 | tr '\n' ' ')); tried once more" >"$out.note"
+      if [ "$2" = a ]; then run_crash "$(cat "$s/vmcore")" "$out" "$CRASH_A"
+      else run_crash "$(cat "$s/vmcore")" "$out" "$CRASH_B"; fi
+      echo $? >"$out.done"
+    fi
   fi
+  [ -f "$out.note" ] && cat "$out.note" >&2
   cat "$out" >&2
   [ "$(cat "$out.done")" = 0 ] || fail "crash exited with status $(cat "$out.done") (wall $(cat "$out.time") s)"
   # On the live source crash reads a running kernel it takes for a dump: the runqueue and
