@@ -30,8 +30,9 @@ struct NbdSourceOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
   // Connections at most, when the server offers multi-conn (else one).
   int connections = 4;
-  // The largest request sent (capped by the server's maximum).
-  uint64_t chunk = 1 << 20;
+  // The largest request sent (capped by the server's maximum). Small enough that one
+  // 1 MiB FUSE read is four requests in flight, spread over the connections.
+  uint64_t chunk = 256 << 10;
 };
 
 struct NbdSourceStats {
