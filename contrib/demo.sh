@@ -9,9 +9,10 @@
 #
 # With a readable /proc/kcore, it mounts this machine's own live memory. Without one (a
 # container, a VM without it, lockdown), it boots a throwaway Debian guest under QEMU (TCG,
-# no KVM needed), runs kcorefs inside it on the guest's /proc/kcore, and brings the guest's
-# vmcore and kcore views to this machine over virtio-serial ports (stock nbdkit in the
-# guest, nbdfuse here). Everything it starts is recorded in $KCOREFS_DEMO_DIR.
+# no KVM needed) whose only agent is stock `nbdkit -r file /proc/kcore` on a virtio-serial
+# port, and mounts the guest's live memory here with kcorefs's nbd backend
+# (`kcorefs mount nbd+unix:///?socket=GUEST_DIR/kcore.sock MNT`). Everything it starts is
+# recorded in $KCOREFS_DEMO_DIR.
 #
 # Environment: KCOREFS_DEMO_DIR (default /tmp/kcorefs-demo), KCOREFS_CACHE (downloads;
 # default /var/cache/kcorefs-tests when writable, else ~/.cache/kcorefs), KCOREFS_BUILD_DIR
@@ -32,12 +33,16 @@ say() { printf '\n==> %s\n' "$*"; }
 
 stop() {
   local f pid mp
-  if [ -f "$DEMO/mode" ] && [ "$(cat "$DEMO/mode")" = host ]; then
+  if [ -f "$DEMO/mountpoint" ]; then
     mp=$(cat "$DEMO/mountpoint")
-    fusermount3 -u "$mp" 2>/dev/null || $SUDO umount "$mp" 2>/dev/null || true
-    echo "unmounted $mp"
-    return 0
+    if grep -q " $mp fuse" /proc/mounts; then
+      fusermount3 -u "$mp" 2>/dev/null || $SUDO umount "$mp" 2>/dev/null || true
+      echo "unmounted $mp"
+    fi
+    rm -f "$DEMO/mountpoint"
   fi
+  [ "$(cat "$DEMO/mode" 2>/dev/null)" = host ] && return 0
+  # Files an older demo mounted with nbdfuse.
   for f in "$DEMO"/mnt/vmcore "$DEMO"/mnt/kcore; do
     grep -q " $f fuse" /proc/mounts && { fusermount3 -u "$f" && echo "unmounted $f"; }
   done
@@ -69,20 +74,11 @@ not_running() {
   exit 1
 }
 
-stats() {
+stats() {  # this side's kcorefs: in guest mode, the bytes it fetched over NBD
   local mp
-  if [ "$(cat "$DEMO/mode" 2>/dev/null)" = host ]; then
-    mp=$(cat "$DEMO/mountpoint")
-    grep -q " $mp fuse.kcorefs " /proc/mounts || not_running
-    cat "$mp/stats"
-    return
-  fi
-  guest_running && [ -S "$DEMO/guest/ctl.sock" ] || not_running
-  python3 "$SRCDIR/contrib/vm/ctl.py" "$DEMO/guest/ctl.sock" 'cat /mnt/k/stats' 2>"$DEMO/stats.err" || {
-    echo "demo: the guest is running but did not answer (ctl.sock: $(tail -1 "$DEMO/stats.err"));" \
-         "contrib/demo.sh stop, then contrib/demo.sh, starts it again" >&2
-    exit 1
-  }
+  mp=$(cat "$DEMO/mountpoint" 2>/dev/null) || not_running
+  grep -q " $mp fuse.kcorefs " /proc/mounts || not_running
+  cat "$mp/stats"
 }
 
 case ${1:-} in
@@ -178,23 +174,23 @@ else
   # The guest outlives this script; contrib/demo.sh stop ends it.
   vm_start "$DEMO/guest" --marker "kcorefs-demo-$(date +%s)"
   vm_wait_ready
-  echo "guest ready after ${VM_BOOT_SECONDS} s; inside it: kcorefs mount /proc/kcore /mnt/k"
+  echo "guest ready after ${VM_BOOT_SECONDS} s"
   echo guest >"$DEMO/mode"
   MP=$DEMO/mnt
   mkdir -p "$MP"
-  : >"$MP/vmcore"
-  : >"$MP/kcore"
-  say "Bringing the guest's /mnt/k/vmcore and /mnt/k/kcore here (nbdkit in the guest on
-    virtio-serial ports, nbdfuse -C 1 here): $MP/vmcore, $MP/kcore"
-  vm_nbd_mount vmcore "$MP/vmcore" agent
-  vm_nbd_mount kcore "$MP/kcore" agent2
-  vm_ctl 'cat /mnt/k/vmcoreinfo' >"$MP/vmcoreinfo"
+  say "Mounting the guest's live memory here: kcorefs mount -o connections=1 $(vm_kcore_uri) $MP
+    The guest runs stock nbdkit on its /proc/kcore (nbdkit -s -r file /proc/kcore) on a
+    virtio-serial port, QEMU's $VM_DIR/kcore.sock here; kcorefs reads it with its nbd
+    backend (connections=1: the port carries one connection at a time)"
+  "$KCOREFS" mount -o connections=1 "$(vm_kcore_uri)" "$MP" ||
+    { echo "demo: kcorefs mount $(vm_kcore_uri) $MP failed" >&2; exit 1; }
+  echo "$MP" >"$DEMO/mountpoint"
   ls -l "$MP"
   VMLINUX=$VM_VMLINUX VMCORE=$MP/vmcore KCORE=$MP/kcore
   crash_session "$VMLINUX" "$VMCORE"
-  # Keep the guest and the nbdfuse processes: detach them from this shell's job table.
+  # Keep the guest: detach it from this shell's job table.
   disown -a
-  STOP="contrib/demo.sh stop   (unmounts $MP/vmcore and $MP/kcore, stops the guest)"
+  STOP="contrib/demo.sh stop   (unmounts $MP, stops the guest)"
 fi
 
 cat <<EOF

@@ -4,6 +4,8 @@
 Usage:
   qmp.py SOCKET dump FORMAT OUTFILE      dump-guest-memory (elf, kdump-zlib, ...), waits for it
   qmp.py SOCKET quit                     ask QEMU to exit
+  qmp.py SOCKET stop                     pause the guest's CPUs (its devices stop answering)
+  qmp.py SOCKET cont                     resume them
   qmp.py SOCKET cmd JSON                 run one command, print its "return" as JSON
 
 Exit status 0 on success; on a QMP error prints the error class and description and exits 1.
@@ -77,6 +79,10 @@ def main(argv):
                 q.execute("quit")
             except (QmpError, OSError):
                 pass  # QEMU may close the socket before answering
+        elif op in ("stop", "cont"):
+            q.execute(op)
+            st = q.execute("query-status")
+            print("guest %s" % st.get("status"))
         elif op == "cmd":
             print(json.dumps(q.execute(json.loads(argv[3])["execute"],
                                        json.loads(argv[3]).get("arguments"))))

@@ -11,6 +11,11 @@
 #   vm_wait_ready [SECONDS]         waits for "kcorefs-guest: ready" on the console
 #   vm_ctl CMD                      runs CMD in the guest (control port), prints its output
 #   vm_dump FORMAT OUT              QMP dump-guest-memory (elf, kdump-zlib, ...)
+#   vm_pause, vm_resume             QMP stop / cont: the guest's CPUs and devices freeze
+#                                   (its ports accept bytes and answer nothing) and go on
+#   vm_kcore_uri                    the NBD URI of the guest's /proc/kcore (stock nbdkit on
+#                                   the kcorefs.kcore port, one connection at a time):
+#                                   `kcorefs mount "$(vm_kcore_uri)" MNT`
 #   vm_nbd_mount EXPORT TARGET [PORT]  the guest's /mnt/k/EXPORT at TARGET/EXPORT, or over
 #                                   the regular file TARGET (nbdfuse -C 1)
 #   vm_nbd_umount TARGET
@@ -207,7 +212,7 @@ vm_start() {  # vm_start DIR [--no-vmcoreinfo] [--marker M] [--mem SIZE] [--init
   VM_MARKER=$marker
   VM_MEM=$mem
   [ -n "$vmci" ] && args+=(-device vmcoreinfo)
-  rm -f "$VM_DIR"/{agent,agent2,ctl,qmp}.sock "$VM_DIR/console.log"
+  rm -f "$VM_DIR"/{agent,agent2,kcore,ctl,qmp}.sock "$VM_DIR/console.log"
   : >"$VM_DIR/console.log"
   qemu-system-x86_64 -machine q35 -accel tcg -m "$mem" -smp 2 -nodefaults -no-reboot \
     -display none -monitor none -serial "file:$VM_DIR/console.log" \
@@ -219,6 +224,8 @@ vm_start() {  # vm_start DIR [--no-vmcoreinfo] [--marker M] [--mem SIZE] [--init
     -device virtserialport,chardev=agent,name=kcorefs.agent \
     -chardev "socket,id=agent2,path=$VM_DIR/agent2.sock,server=on,wait=off" \
     -device virtserialport,chardev=agent2,name=kcorefs.agent2 \
+    -chardev "socket,id=kcore,path=$VM_DIR/kcore.sock,server=on,wait=off" \
+    -device virtserialport,chardev=kcore,name=kcorefs.kcore \
     -chardev "socket,id=ctl,path=$VM_DIR/ctl.sock,server=on,wait=off" \
     -device virtserialport,chardev=ctl,name=kcorefs.ctl \
     -gdb "tcp:127.0.0.1:$VM_GDB_PORT" \
@@ -254,6 +261,15 @@ vm_ctl() {  # vm_ctl [--timeout S] CMD: runs CMD in the guest, prints its output
 vm_dump() {  # vm_dump FORMAT OUT
   python3 "$VM_HERE/qmp.py" "$VM_DIR/qmp.sock" dump "$1" "$2" >&2 ||
     vm_fail "QMP dump-guest-memory format=$1" "QEMU did not write $2"
+}
+
+vm_kcore_uri() { echo "nbd+unix:///?socket=$VM_DIR/kcore.sock"; }
+
+vm_pause() {
+  python3 "$VM_HERE/qmp.py" "$VM_DIR/qmp.sock" stop >&2 || vm_fail "QMP stop" "QEMU did not pause the guest"
+}
+vm_resume() {
+  python3 "$VM_HERE/qmp.py" "$VM_DIR/qmp.sock" cont >&2 || vm_fail "QMP cont" "QEMU did not resume the guest"
 }
 
 vm_nbd_mount() {  # vm_nbd_mount EXPORT TARGET [PORT]: the guest's /mnt/k/EXPORT, read-only
