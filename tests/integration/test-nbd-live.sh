@@ -17,7 +17,7 @@ cleanup_fn "kill \$(cat '$TEST_TMP/nbdkit.pid') 2>/dev/null"
 uri="nbd+unix:///?socket=$sock"
 
 live=$TEST_TMP/live fixed=$TEST_TMP/fixed
-mount_kcorefs "$uri" "$live" -o cache_ttl=0.3
+mount_kcorefs "$uri" "$live" -o cache_ttl=0.3,request_timeout=2,timeout=5
 mount_kcorefs "$uri" "$fixed" -o live=no
 "$KCOREFS" info "$live" | grep -q '^backend nbd' || fail "not the nbd backend: $("$KCOREFS" info "$live")"
 grep -qx 'nbd_live 1' "$live/stats" || fail "the /proc/kcore-shaped export is not live: $(cat "$live/stats")"
@@ -56,4 +56,23 @@ print("old %s live %s fixed %s" % (old.hex(), new_live.hex(), new_fixed.hex()))
 assert new_live == bytes(b ^ 0xff for b in old), "the live mount served a byte older than cache_ttl"
 assert new_fixed == old, "control: the immutable mount should still serve its cached byte"
 PY
+# A stalled server (SIGSTOP): a fresh open of a live view asks the server for the layout;
+# it must fail within request_timeout (2 s here, plus slack), not hang; after SIGCONT it
+# works again.
+pid=$(cat "$TEST_TMP/nbdkit.pid")
+kill -STOP "$pid"
+t0=$(date +%s.%N)
+if timeout 60 head -c 64 "$live/vmcore" >/dev/null 2>"$TEST_TMP/stalled-open.err"; then
+  kill -CONT "$pid"; fail "an open during the stall succeeded: was the server stopped?"
+fi
+t1=$(date +%s.%N)
+kill -CONT "$pid"
+python3 -c "import sys; t=float(sys.argv[2])-float(sys.argv[1]); print('open during the stall failed after %.1f s: %s' % (t, open(sys.argv[3]).read().strip())); sys.exit(0 if t < 9 else 1)" \
+  "$t0" "$t1" "$TEST_TMP/stalled-open.err" || fail "an open during the stall took too long (request_timeout=2)"
+ok=
+for i in $(seq 1 30); do
+  if head -c 64 "$live/vmcore" | cmp -s - <(head -c 64 "$fixed/vmcore"); then ok=1; break; fi
+  sleep 0.5
+done
+[ -n "$ok" ] || fail "the live view did not come back after the server resumed"
 echo ok

@@ -17,15 +17,18 @@ namespace {
 // The bytes that describe the layout: the ELF header and program header table (at most
 // 1 MiB of it). st_size alone misses most changes: it is the headers' size plus the
 // highest segment end (the kernel image or vsyscall page), which hotplug rarely moves.
-absl::StatusOr<std::string> LayoutBytes(const io::ByteSource& bytes, uint64_t size) {
+absl::StatusOr<std::string> LayoutBytes(const io::ByteSource& bytes, uint64_t size,
+                                         absl::Time deadline) {
   constexpr uint64_t kLimit = 1 << 20;
   Elf64_Ehdr eh;
   if (size < sizeof(eh)) return std::string();
-  KCOREFS_RETURN_IF_ERROR(bytes.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(&eh), sizeof(eh))));
+  KCOREFS_RETURN_IF_ERROR(
+      bytes.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(&eh), sizeof(eh)), deadline));
   uint64_t table_end = eh.e_phoff > kLimit ? kLimit : eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr);
   uint64_t end = std::max<uint64_t>(std::min<uint64_t>({size, kLimit, table_end}), sizeof(eh));
   std::string out(end, '\0');
-  KCOREFS_RETURN_IF_ERROR(bytes.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(out.data()), end)));
+  KCOREFS_RETURN_IF_ERROR(
+      bytes.ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(out.data()), end), deadline));
   return out;
 }
 
@@ -33,7 +36,9 @@ absl::StatusOr<std::string> LayoutBytes(const io::ByteSource& bytes, uint64_t si
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> LiveElfCore::Current() {
   KCOREFS_ASSIGN_OR_RETURN(uint64_t size, size_fn_());
-  KCOREFS_ASSIGN_OR_RETURN(std::string layout, LayoutBytes(*bytes_, size));
+  const absl::Time deadline =
+      timeout_ == absl::InfiniteDuration() ? io::NoDeadline() : absl::Now() + timeout_;
+  KCOREFS_ASSIGN_OR_RETURN(std::string layout, LayoutBytes(*bytes_, size, deadline));
   absl::MutexLock lock(&mu_);
   if (snap_ != nullptr && size == size_ && layout == layout_) return snap_;
   if (snap_ != nullptr) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "backends/common/elf_core.h"
 #include "backends/common/live_core.h"
 #include "backends/common/snapshot_builder.h"
@@ -92,15 +93,17 @@ absl::StatusOr<bool> DecideLive(const NbdConfig& cfg, const std::shared_ptr<NbdB
 
 class NbdBackend final : public Backend {
  public:
+  // `timeout` bounds what an open asks of the server (the export's size, the layout): a
+  // stalled server fails the open with EIO instead of holding it.
   NbdBackend(std::string uri, bool live, std::shared_ptr<NbdByteSource> raw, io::RemoteStack stack,
-             kernel::DeriveOptions derive)
+             kernel::DeriveOptions derive, absl::Duration timeout)
       : uri_(std::move(uri)), live_(live), raw_(raw), stack_(std::move(stack)),
         core_(uri_, live ? "live ELF core over NBD" : "ELF core over NBD", stack_.source,
-              [raw, timeout = absl::Seconds(10)]() -> absl::StatusOr<uint64_t> {
+              [raw, timeout]() -> absl::StatusOr<uint64_t> {
                 KCOREFS_ASSIGN_OR_RETURN(NbdExport e, raw->CurrentExport(absl::Now() + timeout));
                 return e.size;
               },
-              std::move(derive)) {}
+              std::move(derive), live ? timeout : absl::InfiniteDuration()) {}
 
   absl::string_view name() const override { return "nbd"; }
   const std::string& source() const override { return uri_; }
@@ -110,12 +113,24 @@ class NbdBackend final : public Backend {
   }
   // An immutable export has one snapshot; a live one is re-read when its layout changes.
   absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override {
-    if (live_ || first_ == nullptr) {
-      KCOREFS_ASSIGN_OR_RETURN(auto snap, core_.Current());
-      if (!live_) first_ = snap;
-      return snap;
+    {
+      // One open of a file is several FUSE calls (lookup, getattr, open), each asking:
+      // while the server has just failed one, the others fail at once instead of each
+      // waiting out the timeout again.
+      absl::MutexLock lock(&mu_);
+      if (!live_ && first_ != nullptr) return first_;
+      if (!last_failure_.ok() && absl::Now() - last_failure_at_ < kFailureMemory) return last_failure_;
     }
-    return first_;
+    auto snap = core_.Current();
+    if (!snap.ok()) {
+      absl::MutexLock lock(&mu_);
+      last_failure_ = snap.status();
+      last_failure_at_ = absl::Now();
+      return snap.status();
+    }
+    absl::MutexLock lock(&mu_);
+    if (!live_ && first_ == nullptr) first_ = *snap;
+    return live_ ? *snap : first_;
   }
   uint64_t bytes_read() const override { return raw_->bytes_read(); }
   void Close() override { raw_->Close(); }
@@ -151,7 +166,12 @@ class NbdBackend final : public Backend {
   const std::shared_ptr<NbdByteSource> raw_;
   const io::RemoteStack stack_;
   LiveElfCore core_;
-  std::shared_ptr<const Snapshot> first_;  // immutable exports: set by Open's first Current()
+  static constexpr absl::Duration kFailureMemory = absl::Seconds(1);
+  absl::Mutex mu_;
+  // Immutable exports: set by Open's first Current().
+  std::shared_ptr<const Snapshot> first_ ABSL_GUARDED_BY(mu_);
+  absl::Status last_failure_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_failure_at_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenNbd(const std::string& uri, const BackendConfig& config) {
@@ -175,7 +195,8 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenNbd(const std::string& uri, const B
   KCOREFS_ASSIGN_OR_RETURN(io::RemoteStack stack, io::BuildRemote(raw, remote));
   base::LogDebug(absl::StrCat(uri, ": ", raw->size(), " bytes, ", live ? "live" : "immutable",
                               " (", why, ")", raw->first_export().multi_conn ? ", multi-conn" : ""));
-  auto backend = std::make_unique<NbdBackend>(uri, live, raw, std::move(stack), config.derive);
+  auto backend = std::make_unique<NbdBackend>(uri, live, raw, std::move(stack), config.derive,
+                                              cfg.source.target.request_timeout);
   KCOREFS_RETURN_IF_ERROR(backend->Current().status());
   return std::unique_ptr<Backend>(std::move(backend));
 }
