@@ -24,7 +24,7 @@
 #                     message names TLS
 
 LIVE_GUEST_CHECKS=(readelf crash-sys crash-log gdb drgn-tasks)
-NBD_CHECKS=(nbd/delay-1ms nbd/delay-10ms nbd/outage nbd/plugin-tls nbd/plugin-wrong-psk)
+NBD_CHECKS=(nbd/delay-1ms nbd/delay-10ms nbd/ttl0 nbd/outage nbd/plugin-tls nbd/plugin-wrong-psk)
 for c in "${LIVE_GUEST_CHECKS[@]}"; do PLANNED+=("live-guest/$c"); done
 PLANNED+=("${NBD_CHECKS[@]}")
 : "${NBD_MOUNT_WAIT:=60}"   # seconds for a mount over the virtio port (TCG guest, shared CPUs)
@@ -155,6 +155,25 @@ c_nbd_delay() {
   python3 -c 'import sys; s, l, ms, b = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4] or 0)
 print("live through nbdkit --filter=delay delay-read=%sms: crash %s %.1f s = %.2fx the local dump'"'"'s %.1f s (%.2f MiB fetched)" % (ms, "'"'"'sys; ps; log; bt -a'"'"'", s, s / l, l, b / 2**20))' \
     "$secs" "$lsecs" "$ms" "$(stat_of "$mp" source_bytes_read)" | tee "$W/live/delay-$ms.txt"
+}
+
+# c_nbd_ttl0: the live session with no cache (-o cache_ttl=0: every read goes to the
+# guest), against the default (cache_ttl=1) of live/bytes-read: the figures behind the
+# default (docs/backends/kcorefs-nbd-backend.7.md, docs/performance.md).
+c_nbd_ttl0() {
+  local mp=$W/mnt/ttl0 lsecs secs
+  lsecs=$(local_session_secs) || exit 1
+  trap "nbd_umount '$mp'" EXIT
+  nbd_mount "$(vm_kcore_uri)" "$mp" -o connections=1,cache_ttl=0 || fail "mount with cache_ttl=0 failed"
+  grep -qx 'nbd_live 1' "$mp/stats" || fail "the guest's /proc/kcore export is not live: $(cat "$mp/stats")"
+  run_crash_timed "$mp/vmcore" "$W/live/crash-ttl0.out" "$CRASH_A" ||
+    { cat "$W/live/crash-ttl0.out"; fail "crash session with cache_ttl=0 failed"; }
+  crash_answers_right "$W/live/crash-ttl0.out" live
+  secs=$(cat "$W/live/crash-ttl0.out.secs")
+  cat "$mp/stats"
+  python3 -c 'import sys; s, l, b, r = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3] or 0), int(sys.argv[4] or 0)
+print("live with cache_ttl=0 (no cache): crash %s %.1f s = %.2fx the local dump'"'"'s %.1f s; %.2f MiB fetched in %d NBD requests" % ("'"'"'sys; ps; log; bt -a'"'"'", s, s / l, l, b / 2**20, r))' \
+    "$secs" "$lsecs" "$(stat_of "$mp" source_bytes_read)" "$(stat_of "$mp" nbd_requests)" | tee "$W/live/ttl0.txt"
 }
 
 # phys_offset FILE PHYS: the offset in FILE (an ELF core) of physical address PHYS
@@ -349,7 +368,7 @@ run_live_checks() {
   use_guest g1
   LIVE_MNT=$W/mnt/live
   for c in "${CHECKS[@]}"; do names+=("live/$c"); done
-  names+=(live/bytes-read nbd/delay-1ms nbd/delay-10ms nbd/outage)
+  names+=(live/bytes-read nbd/delay-1ms nbd/delay-10ms nbd/ttl0 nbd/outage)
   selected "${names[@]}" || return 0
   # One connection: the port serves one at a time, and a second one would wait for the
   # handshake deadline.
@@ -371,6 +390,8 @@ run_live_checks() {
   [ -f "$W/live/delay-1.txt" ] && summary "$(cat "$W/live/delay-1.txt")"
   check nbd/delay-10ms c_nbd_delay 10
   [ -f "$W/live/delay-10.txt" ] && summary "$(cat "$W/live/delay-10.txt")"
+  check nbd/ttl0 c_nbd_ttl0
+  [ -f "$W/live/ttl0.txt" ] && summary "$(cat "$W/live/ttl0.txt")"
   check nbd/outage c_nbd_outage
   [ -f "$W/live/outage.txt" ] && summary "$(cat "$W/live/outage.txt")"
 }

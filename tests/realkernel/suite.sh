@@ -265,6 +265,14 @@ c_crash_sys() {
 c_crash_tasks() {
   local out t
   out=$(crash_session "$1" b) || exit 1
+  # A running kernel's task list changes under the walk (a kworker exits between the read
+  # of its neighbour's next pointer and its own): one more walk, said in the log.
+  if is_live "$1" && grep -q 'list: invalid list entry' "$out"; then
+    echo "NOTE: the task list changed under crash's walk on the running kernel; walking it once more"
+    mv "$out" "$out.walk1"
+    rm -f "$out.done"
+    out=$(crash_session "$1" b) || exit 1
+  fi
   for t in init kthreadd kcorefs; do
     grep -q "comm = \"$t\\\\000" "$out" || fail "the task list (list -o task_struct.tasks ...) has no '$t'"
   done
