@@ -12,6 +12,7 @@
 # (the backend is started in the child) serves too.
 source "$(dirname "$0")/functions.sh"
 source "$SRCDIR/tests/checks/consumers.sh"
+source "$(dirname "$0")/nbd-lib.sh"
 requires nbdkit --version
 requires nbdcopy --version
 requires nbdinfo --version
@@ -28,23 +29,15 @@ make_cores qemu kdump kcore bad
 sparse_dir "$TEST_TMP/sparse" 200T
 SPARSE=$SPARSE_DIR
 
-# serve NAME ARGS...: nbdkit in the foreground on unix socket $TEST_TMP/NAME.sock, up when
-# its pid file appears; sets SOCK, URI, NBDKIT_LOG. Stopped at exit.
+# serve NAME ARGS...: the plugin under nbdkit (nbd-lib.sh's start_nbdkit) on unix socket
+# $TEST_TMP/NAME.sock, read-only; sets SOCK, URI and NBDKIT_LOG. Stopped at exit.
 serve() {
-  local name=$1 pidfile=$TEST_TMP/$1.pid i
+  local name=$1
   shift
-  SOCK=$TEST_TMP/$name.sock NBDKIT_LOG=$TEST_TMP/$name.log URI="nbd+unix:///?socket=$TEST_TMP/$name.sock"
-  rm -f "$SOCK" "$pidfile"
-  nbdkit -f -r -U "$SOCK" -P "$pidfile" "$PLUGIN" "$@" >"$NBDKIT_LOG" 2>&1 &
-  local pid=$!
-  cleanup_fn "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-  for i in $(seq 1 200); do
-    [ -s "$pidfile" ] && return 0
-    process_running "$pid" || { cat "$NBDKIT_LOG" >&2; fail "nbdkit $* exited before serving"; }
-    sleep 0.05
-  done
-  cat "$NBDKIT_LOG" >&2
-  fail "nbdkit $*: not serving after 10 s"
+  SOCK=$TEST_TMP/$name.sock
+  URI=$(nbd_unix_uri "$SOCK")
+  rm -f "$SOCK"
+  start_nbdkit "$name" -r -U "$SOCK" "$PLUGIN" "$@"
 }
 
 # refused WORDS ARGS...: nbdkit must exit non-zero within 10 s, and its message contain WORDS.
