@@ -185,6 +185,17 @@ struct Placed {
   uint64_t data = 0;  // bytes the source holds
 };
 
+// A region as the header's PT_LOAD names it, not yet given its bytes.
+Placed FromHeaderLoad(const kmemdump::HeaderLoad& hl) {
+  Placed r;
+  r.id = hl.index;
+  r.paddr = hl.paddr;
+  r.vaddr = hl.vaddr;
+  r.size = hl.memsz;
+  r.flags = hl.flags;
+  return r;
+}
+
 std::string Describe(const Placed& r) {
   return absl::StrCat(r.name.empty() ? "(unnamed)" : r.name, " (id ", r.id, ", physical ",
                       Hex(r.paddr), ", ", r.size, " bytes", r.file.empty() ? "" : ", file ",
@@ -484,12 +495,7 @@ class DirectoryAssembler {
     uint64_t expect = header_->size + header_->vmcoreinfo_size;
     for (size_t i = 0; i < header_->loads.size(); ++i) {
       const kmemdump::HeaderLoad& hl = header_->loads[i];
-      Placed r;
-      r.id = hl.index;
-      r.paddr = hl.paddr;
-      r.vaddr = hl.vaddr;
-      r.size = hl.memsz;
-      r.flags = hl.flags;
+      Placed r = FromHeaderLoad(hl);
       if (hl.offset != expect) offsets_wrong_ = true;
       expect += hl.memsz;
       if (order[i] != nullptr && order[i]->size && base::AlignUp(*order[i]->size, 4) != hl.memsz) {
@@ -682,12 +688,7 @@ absl::StatusOr<Assembly> AssembleMinidumpElf(const std::string& path,
   uint64_t pos = h.size + h.vmcoreinfo_size;
   for (size_t i = 0; i < h.loads.size(); ++i) {
     const kmemdump::HeaderLoad& hl = h.loads[i];
-    Placed r;
-    r.id = hl.index;
-    r.paddr = hl.paddr;
-    r.vaddr = hl.vaddr;
-    r.size = hl.memsz;
-    r.flags = hl.flags;
+    Placed r = FromHeaderLoad(hl);
     r.file = path;
     if ((skipped && i == *skipped) || i >= first_unsure) {
       out.Hole(r, skipped && i == *skipped ? "is not in the file" : "cannot be located in the file");
