@@ -23,7 +23,8 @@ absl::Status ByteSource::DoReadMany(absl::Span<const ReadRequest> requests,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<FileByteSource>> FileByteSource::Open(const std::string& path) {
+absl::StatusOr<std::shared_ptr<FileByteSource>> FileByteSource::Open(const std::string& path,
+                                                                    FileSharing sharing) {
   base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return base::ErrnoError(errno, absl::StrCat("open ", path));
   struct stat st;
@@ -32,7 +33,7 @@ absl::StatusOr<std::shared_ptr<FileByteSource>> FileByteSource::Open(const std::
     return absl::InvalidArgumentError(absl::StrCat(path, " is a directory, not a file"));
   }
   return std::shared_ptr<FileByteSource>(new FileByteSource(
-      path, std::move(fd), static_cast<uint64_t>(st.st_size), S_ISREG(st.st_mode)));
+      path, std::move(fd), static_cast<uint64_t>(st.st_size), S_ISREG(st.st_mode), sharing));
 }
 
 absl::StatusOr<uint64_t> FileByteSource::Stat() const {
@@ -50,9 +51,17 @@ absl::Status FileByteSource::DoRead(uint64_t offset, absl::Span<uint8_t> out,
     return base::DeadlineError(absl::StrCat("read ", path_, " at offset ", Hex(offset),
                                             ": the deadline passed before the read started"));
   }
+  if (sharing_ == FileSharing::kShared) return PreadAll(fd_.get(), offset, out);
+  KCOREFS_ASSIGN_OR_RETURN(base::UniqueFd fd, BorrowFd());
+  absl::Status status = PreadAll(fd.get(), offset, out);
+  ReturnFd(std::move(fd));
+  return status;
+}
+
+absl::Status FileByteSource::PreadAll(int fd, uint64_t offset, absl::Span<uint8_t> out) const {
   size_t done = 0;
   while (done < out.size()) {
-    ssize_t n = ::pread(fd_.get(), out.data() + done, out.size() - done, offset + done);
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, offset + done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return base::ErrnoError(errno, absl::StrCat("read ", path_, " at offset ", Hex(offset + done)));
@@ -67,6 +76,28 @@ absl::Status FileByteSource::DoRead(uint64_t offset, absl::Span<uint8_t> out,
   }
   CountRead(done);
   return absl::OkStatus();
+}
+
+absl::StatusOr<base::UniqueFd> FileByteSource::BorrowFd() const {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    if (!pool_.empty()) {
+      base::UniqueFd fd = std::move(pool_.back());
+      pool_.pop_back();
+      return fd;
+    }
+  }
+  // The same file as the first open (not whatever the path names now), in a new open
+  // file description. The pool grows to the most reads ever in flight at once.
+  const std::string self = absl::StrCat("/proc/self/fd/", fd_.get());
+  base::UniqueFd fd(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return base::ErrnoError(errno, absl::StrCat("open ", path_, " again"));
+  return fd;
+}
+
+void FileByteSource::ReturnFd(base::UniqueFd fd) const {
+  absl::MutexLock lock(&pool_mu_);
+  pool_.push_back(std::move(fd));
 }
 
 absl::StatusOr<std::vector<SourceExtent>> FileByteSource::Extents(uint64_t offset,

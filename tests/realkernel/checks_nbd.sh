@@ -6,6 +6,11 @@
 # read by every tool. Source `live-guest`: kcorefs inside the guest on its own /proc/kcore
 # (the live backend in a real guest), its views brought here by nbdfuse (vm_nbd_mount).
 #
+#   live/rodata, live-guest/rodata
+#                     the kernel's rodata through the source's kcore, one sequential pass and
+#                     6 threads of random reads at once, equals g1's ELF dump of the same boot
+#                     (tests/tools/kernel_rodata_equal.py): no read gets another read's bytes
+#                     (concurrent reads of one open /proc/kcore share the kernel's bounce buffer)
 #   live/bytes-read   bytes this side's kcorefs fetched over NBD during crash 'sys; ps; log;
 #                     bt -a' (MNT/stats source_bytes_read): > 0 and <= 5% of the guest's RAM;
 #                     the session's wall time against the same session on g1's ELF dump
@@ -23,10 +28,10 @@
 #   nbd/plugin-wrong-psk   the same server, another key: the mount fails within 15 s, its
 #                     message names TLS
 
-LIVE_GUEST_CHECKS=(readelf crash-sys crash-log gdb drgn-tasks)
+LIVE_GUEST_CHECKS=(readelf crash-sys crash-log gdb drgn-tasks rodata)
 NBD_CHECKS=(nbd/delay-1ms nbd/delay-10ms nbd/ttl0 nbd/outage nbd/plugin-tls nbd/plugin-wrong-psk)
 for c in "${LIVE_GUEST_CHECKS[@]}"; do PLANNED+=("live-guest/$c"); done
-PLANNED+=("${NBD_CHECKS[@]}")
+PLANNED+=(live/rodata "${NBD_CHECKS[@]}")
 : "${NBD_MOUNT_WAIT:=60}"   # seconds for a mount over the virtio port (TCG guest, shared CPUs)
 
 is_live() { [ "$1" = live ] || [ "$1" = live-guest ]; }   # a running kernel, not a dump
@@ -102,6 +107,10 @@ local_session_secs() {
       { cat "$W/live/crash-local.out"; fail "crash on the local dump failed"; }
   fi
   cat "$W/live/crash-local.out.secs"
+}
+
+c_rodata() {  # c_rodata SRC: a running kernel's rodata, read every way, equals g1's dump
+  python3 "$HERE/../tools/kernel_rodata_equal.py" "$(cat "$W/$1/kcore")" "$W/g1-elf.core" "$VM_VMLINUX"
 }
 
 c_live_bytes_read() {
@@ -368,7 +377,7 @@ run_live_checks() {
   use_guest g1
   LIVE_MNT=$W/mnt/live
   for c in "${CHECKS[@]}"; do names+=("live/$c"); done
-  names+=(live/bytes-read nbd/delay-1ms nbd/delay-10ms nbd/ttl0 nbd/outage)
+  names+=(live/rodata live/bytes-read nbd/delay-1ms nbd/delay-10ms nbd/ttl0 nbd/outage)
   selected "${names[@]}" || return 0
   # One connection: the port serves one at a time, and a second one would wait for the
   # handshake deadline.
@@ -383,6 +392,7 @@ run_live_checks() {
   echo "$MARK_BASE-g1-live-$SECONDS" >"$W/live/marker"
   vm_ctl "echo kcorefs-realkernel-marker $(cat "$W/live/marker") >/dev/kmsg" >/dev/null
   run_source_checks live
+  check live/rodata c_rodata live
   check live/bytes-read c_live_bytes_read
   [ -f "$W/live/bytes-read.txt" ] && summary "$(cat "$W/live/bytes-read.txt")"
   nbd_umount "$LIVE_MNT"   # frees the guest's port for the checks below

@@ -463,6 +463,7 @@ run_source_checks() {  # run_source_checks SRC [CHECK...] (default: all)
       readelf) check "$src/$c" c_readelf "$src" ;;
       readelf-kcore) check "$src/$c" c_readelf_kcore "$src" ;;
       crash-sys) check "$src/$c" c_crash_sys "$src" ;;
+      rodata) check "$src/$c" c_rodata "$src" ;;
       crash-tasks) check "$src/$c" c_crash_tasks "$src" ;;
       crash-log) check "$src/$c" c_crash_log "$src" ;;
       crash-bt) check "$src/$c" c_crash_bt "$src" ;;

@@ -19,8 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "kcorefs/base/unique_fd.h"
@@ -105,15 +107,30 @@ class ByteSource {
   mutable std::atomic<uint64_t> bytes_read_{0};
 };
 
+// How reads share the file's open file description.
+enum class FileSharing {
+  kShared,  // every read on one fd
+  // No two reads at once on one open file: each concurrent read borrows an fd of its own
+  // (re-opened through /proc/self/fd, so the same file). /proc/kcore needs it: the kernel
+  // copies kernel-text and RAM pages through one bounce buffer per open file
+  // (fs/proc/kcore.c, filp->private_data), so two reads in flight on one fd can return
+  // each other's bytes. fd() is nullopt then (a splice would share the fd).
+  kOneReaderPerOpen,
+};
+
 // pread() on a file or device. Short reads are retried; EOF is OutOfRange. Local reads do
 // not time out (the kernel gives no way to cancel a pread); a deadline already past is
 // DeadlineExceeded before the read starts.
 class FileByteSource final : public ByteSource {
  public:
-  static absl::StatusOr<std::shared_ptr<FileByteSource>> Open(const std::string& path);
+  static absl::StatusOr<std::shared_ptr<FileByteSource>> Open(
+      const std::string& path, FileSharing sharing = FileSharing::kShared);
   uint64_t size() const override { return size_; }
   const std::string& name() const override { return path_; }
-  std::optional<int> fd() const override { return fd_.get(); }
+  std::optional<int> fd() const override {
+    if (sharing_ == FileSharing::kOneReaderPerOpen) return std::nullopt;
+    return fd_.get();
+  }
   // SEEK_DATA/SEEK_HOLE: a sparse file's holes are kZero.
   absl::StatusOr<std::vector<SourceExtent>> Extents(uint64_t offset,
                                                     uint64_t length) const override;
@@ -124,12 +141,21 @@ class FileByteSource final : public ByteSource {
   absl::Status DoRead(uint64_t offset, absl::Span<uint8_t> out, absl::Time deadline) const override;
 
  private:
-  FileByteSource(std::string path, base::UniqueFd fd, uint64_t size, bool regular)
-      : path_(std::move(path)), fd_(std::move(fd)), size_(size), regular_(regular) {}
+  FileByteSource(std::string path, base::UniqueFd fd, uint64_t size, bool regular,
+                 FileSharing sharing)
+      : path_(std::move(path)), fd_(std::move(fd)), size_(size), regular_(regular),
+        sharing_(sharing) {}
+  absl::Status PreadAll(int fd, uint64_t offset, absl::Span<uint8_t> out) const;
+  // An fd no other read is using (kOneReaderPerOpen), and its return.
+  absl::StatusOr<base::UniqueFd> BorrowFd() const;
+  void ReturnFd(base::UniqueFd fd) const;
   std::string path_;
   base::UniqueFd fd_;
   uint64_t size_;
   bool regular_;
+  const FileSharing sharing_;
+  mutable absl::Mutex pool_mu_;
+  mutable std::vector<base::UniqueFd> pool_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 // Bytes held in memory: generated headers, notes, test fixtures.

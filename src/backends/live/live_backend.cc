@@ -34,8 +34,9 @@ class KcoreLiveBackend final : public Backend {
   absl::string_view name() const override { return "live"; }
   const std::string& source() const override { return path_; }
   Capabilities capabilities() const override {
+    // Not fd-backed: a splice would read the shared fd (see io::FileSharing).
     return Capabilities{.bytes_volatile = true, .map_volatile = true,
-                        .threads = ThreadModel::kParallel, .fd_backed = true};
+                        .threads = ThreadModel::kParallel, .fd_backed = false};
   }
   uint64_t bytes_read() const override { return file_->bytes_read(); }
   absl::StatusOr<std::shared_ptr<const Snapshot>> Current() override { return core_.Current(); }
@@ -144,7 +145,10 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenLiveBackend(const std::string& sour
   // "live" alone is this machine's /proc/kcore.
   const std::string path = source == "live" || source.empty() ? "/proc/kcore" : source;
   if (path == "/dev/mem" || path == "/dev/crash") return OpenPhysDevice(path, config.derive);
-  KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
+  // One reader per open file: concurrent reads of one open /proc/kcore share the kernel's
+  // bounce buffer and can return each other's bytes (see io::FileSharing).
+  KCOREFS_ASSIGN_OR_RETURN(auto file,
+                           io::FileByteSource::Open(path, io::FileSharing::kOneReaderPerOpen));
   auto backend = std::make_unique<KcoreLiveBackend>(path, std::move(file), config.derive);
   KCOREFS_RETURN_IF_ERROR(backend->Current().status());
   return std::unique_ptr<Backend>(std::move(backend));

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -32,8 +34,17 @@ struct NbdConfig {
   io::CacheOptions cache;
   bool cache_on = true;
   absl::Duration live_ttl = kLiveCacheTtl;
-  int live = -1;  // -1 auto, 0 no, 1 yes
+  int live = -1;      // -1 auto, 0 no, 1 yes
+  int pipeline = -1;  // the same
 };
+
+absl::StatusOr<int> AutoYesNo(const BackendConfig& c, const std::string& key) {
+  std::string v = c.Get(key).value_or("auto");
+  if (v == "auto") return -1;
+  if (v == "yes" || v == "true" || v == "1") return 1;
+  if (v == "no" || v == "false" || v == "0") return 0;
+  return absl::InvalidArgumentError(absl::StrCat(key, ": auto, yes or no, not \"", v, "\""));
+}
 
 absl::StatusOr<NbdConfig> ReadConfig(const std::string& uri, const NbdUri& parsed,
                                      const BackendConfig& c) {
@@ -64,31 +75,69 @@ absl::StatusOr<NbdConfig> ReadConfig(const std::string& uri, const NbdUri& parse
   out.cache_on = out.cache.capacity_bytes > 0;
   KCOREFS_ASSIGN_OR_RETURN(out.cache.bypass_bytes, c.GetBytes("bulk_bytes", 256 << 10));
   KCOREFS_ASSIGN_OR_RETURN(out.live_ttl, c.GetDuration("cache_ttl", kLiveCacheTtl));
-  std::string live = c.Get("live").value_or("auto");
-  if (live == "auto") out.live = -1;
-  else if (live == "yes" || live == "true" || live == "1") out.live = 1;
-  else if (live == "no" || live == "false" || live == "0") out.live = 0;
-  else return absl::InvalidArgumentError(absl::StrCat("live: auto, yes or no, not \"", live, "\""));
+  KCOREFS_ASSIGN_OR_RETURN(out.live, AutoYesNo(c, "live"));
+  KCOREFS_ASSIGN_OR_RETURN(out.pipeline, AutoYesNo(c, "pipeline"));
   return out;
 }
+
+// What the export is, as far as the choices below need it. The core is parsed only when
+// the export description does not say (kcorefs's agent names itself there).
+class ExportShape {
+ public:
+  explicit ExportShape(std::shared_ptr<NbdByteSource> raw)
+      : raw_(std::move(raw)), agent_liveness_(DescriptionLiveness(raw_->first_export().description)) {}
+  bool from_agent() const { return agent_liveness_ >= 0; }
+  bool agent_says_live() const { return agent_liveness_ == 1; }
+  const std::string& description() const { return raw_->first_export().description; }
+  // /proc/kcore's shape (NT_TASKSTRUCT).
+  absl::StatusOr<bool> kcore() {
+    if (!kcore_) {
+      KCOREFS_ASSIGN_OR_RETURN(ElfCoreContents core, ReadElfCore(raw_, raw_->size()));
+      kcore_ = core.has_taskstruct;
+    }
+    return *kcore_;
+  }
+
+ private:
+  std::shared_ptr<NbdByteSource> raw_;
+  int agent_liveness_;
+  std::optional<bool> kcore_;
+};
 
 // Live when the user says so; else when a kcorefs agent says so in its export
 // description; else when the core has /proc/kcore's shape (NT_TASKSTRUCT): a saved copy
 // of a kcore is then treated as live, which costs cache hits but never serves old bytes.
-absl::StatusOr<bool> DecideLive(const NbdConfig& cfg, const std::shared_ptr<NbdByteSource>& raw,
-                                std::string& why) {
+absl::StatusOr<bool> DecideLive(const NbdConfig& cfg, ExportShape& shape, std::string& why) {
   if (cfg.live >= 0) {
     why = "-o live";
     return cfg.live == 1;
   }
-  int said = DescriptionLiveness(raw->first_export().description);
-  if (said >= 0) {
-    why = absl::StrCat("the export description \"", raw->first_export().description, "\"");
-    return said == 1;
+  if (shape.from_agent()) {
+    why = absl::StrCat("the export description \"", shape.description(), "\"");
+    return shape.agent_says_live();
   }
-  KCOREFS_ASSIGN_OR_RETURN(ElfCoreContents core, ReadElfCore(raw, raw->size()));
-  why = core.has_taskstruct ? "the /proc/kcore layout (NT_TASKSTRUCT)" : "an ELF core without NT_TASKSTRUCT";
-  return core.has_taskstruct;
+  KCOREFS_ASSIGN_OR_RETURN(bool kcore, shape.kcore());
+  why = kcore ? "the /proc/kcore layout (NT_TASKSTRUCT)" : "an ELF core without NT_TASKSTRUCT";
+  return kcore;
+}
+
+// Pipelined unless the export is /proc/kcore served by something other than kcorefs's
+// agent: nbdkit's file plugin answers one connection's requests from many threads on one
+// open /proc/kcore, and concurrent reads of one open /proc/kcore share the kernel's
+// bounce buffer (their bytes get mixed up). One read per connection is then right.
+absl::StatusOr<bool> DecidePipeline(const NbdConfig& cfg, ExportShape& shape, std::string& why) {
+  if (cfg.pipeline >= 0) {
+    why = "-o pipeline";
+    return cfg.pipeline == 1;
+  }
+  if (shape.from_agent()) {
+    why = "kcorefs's agent";
+    return true;
+  }
+  KCOREFS_ASSIGN_OR_RETURN(bool kcore, shape.kcore());
+  why = kcore ? "/proc/kcore served by a file server: one read at a time per connection"
+              : "not a /proc/kcore";
+  return !kcore;
 }
 
 class NbdBackend final : public Backend {
@@ -139,6 +188,7 @@ class NbdBackend final : public Backend {
     std::vector<std::pair<std::string, std::string>> out = {
         {"nbd_server", uri_},
         {"nbd_live", live_ ? "1" : "0"},
+        {"nbd_pipelined", raw_->pipelined() ? "1" : "0"},
         {"nbd_connections", absl::StrCat(s.connections)},
         {"nbd_reconnects", absl::StrCat(s.reconnects)},
         {"nbd_requests", absl::StrCat(s.requests)},
@@ -185,8 +235,11 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenNbd(const std::string& uri, const B
   struct sigaction old;
   if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
   KCOREFS_ASSIGN_OR_RETURN(auto raw, NbdByteSource::Open(cfg.source, absl::Now() + cfg.source.connect_timeout));
-  std::string why;
-  KCOREFS_ASSIGN_OR_RETURN(bool live, DecideLive(cfg, raw, why));
+  ExportShape shape(raw);
+  std::string why, pipe_why;
+  KCOREFS_ASSIGN_OR_RETURN(bool live, DecideLive(cfg, shape, why));
+  KCOREFS_ASSIGN_OR_RETURN(bool pipelined, DecidePipeline(cfg, shape, pipe_why));
+  raw->SetPipelined(pipelined);
   cfg.cache.ttl = live ? cfg.live_ttl : absl::InfiniteDuration();
   io::RemoteOptions remote;
   remote.deadline_pool = false;  // NbdByteSource keeps deadlines itself
@@ -194,7 +247,9 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenNbd(const std::string& uri, const B
   remote.cache_options = cfg.cache;
   KCOREFS_ASSIGN_OR_RETURN(io::RemoteStack stack, io::BuildRemote(raw, remote));
   base::LogDebug(absl::StrCat(uri, ": ", raw->size(), " bytes, ", live ? "live" : "immutable",
-                              " (", why, ")", raw->first_export().multi_conn ? ", multi-conn" : ""));
+                              " (", why, "), ", pipelined ? "pipelined" : "not pipelined",
+                              " (", pipe_why, ")",
+                              raw->first_export().multi_conn ? ", multi-conn" : ""));
   auto backend = std::make_unique<NbdBackend>(uri, live, raw, std::move(stack), config.derive,
                                               cfg.source.target.request_timeout);
   KCOREFS_RETURN_IF_ERROR(backend->Current().status());
@@ -218,6 +273,8 @@ class NbdFactory final : public BackendFactory {
         {"cache_ttl", "SECONDS", "live exports: oldest cached byte served (1)"},
         {"connections", "N", "connections at most when the server offers multi-conn (4)"},
         {"live", "auto|yes|no", "treat the export as a running kernel (auto)"},
+        {"pipeline", "auto|yes|no",
+         "many reads in flight per connection (auto: not for /proc/kcore from a file server)"},
         {"insecure", "", "allow plain-text nbd:// to a host other than this one"},
         {"tls_psk_file", "PATH", "TLS pre-shared key file (USER:HEXKEY lines)"},
         {"tls_username", "NAME", "TLS user name (default: the login name)"},

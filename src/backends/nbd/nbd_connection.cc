@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -127,7 +128,24 @@ NbdRead::NbdRead(uint64_t offset, size_t length, uint8_t* external)
 void NbdRead::Complete(absl::Status status) {
   if (completed_.exchange(true, std::memory_order_acq_rel)) return;
   status_ = std::move(status);
+  if (on_complete_) std::exchange(on_complete_, nullptr)();
   done_.Notify();
+}
+
+bool NbdConnection::AcquireSlot(absl::Time deadline) {
+  auto free = [](bool* busy) { return !*busy; };
+  if (!slot_mu_.LockWhenWithDeadline(absl::Condition(+free, &slot_busy_), deadline)) {
+    slot_mu_.Unlock();
+    return false;
+  }
+  slot_busy_ = true;
+  slot_mu_.Unlock();
+  return true;
+}
+
+void NbdConnection::ReleaseSlot() {
+  absl::MutexLock lock(&slot_mu_);
+  slot_busy_ = false;
 }
 
 absl::StatusOr<std::unique_ptr<NbdConnection>> NbdConnection::Connect(const NbdTarget& target,

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,12 +74,15 @@ struct NbdRead {
   // The first Complete() wins; later ones (a completion racing the connection's death)
   // are ignored.
   void Complete(absl::Status status);
+  // Runs once, in the first Complete(), before waiters wake (set before Submit).
+  void set_on_complete(std::function<void()> f) { on_complete_ = std::move(f); }
   bool Wait(absl::Time deadline) { return done_.WaitForNotificationWithDeadline(deadline); }
   const absl::Status& status() const { return status_; }  // after Wait() returned true
 
  private:
   std::unique_ptr<uint8_t[]> buffer_;
   uint8_t* const external_;
+  std::function<void()> on_complete_;
   std::atomic<bool> completed_{false};
   std::atomic<bool> libnbd_done_{false};
   absl::Status status_;
@@ -104,6 +108,11 @@ class NbdConnection {
   // joined, Submit refuses): afterwards libnbd writes into no read's memory. For a
   // caller that must return while an external read of its own is still in flight.
   void Quiesce(const absl::Status& why);
+  // The connection's one slot, for a source that keeps one read in flight per connection
+  // (NbdByteSource::SetPipelined(false)). Acquire waits until `deadline` (false then);
+  // the read sent with it releases it when it completes.
+  bool AcquireSlot(absl::Time deadline);
+  void ReleaseSlot();
   // Why it died (OK while alive).
   absl::Status dead_reason() const;
   // The process that made the connection: a child after fork() has no dispatcher.
@@ -133,6 +142,8 @@ class NbdConnection {
   // Held shared by Submit around its libnbd calls and exclusively by Quiesce.
   absl::Mutex issue_mu_;
   bool quiesced_ ABSL_GUARDED_BY(issue_mu_) = false;
+  absl::Mutex slot_mu_;
+  bool slot_busy_ ABSL_GUARDED_BY(slot_mu_) = false;
   absl::Mutex join_mu_;  // one joiner of the dispatcher
   std::thread dispatcher_;
 };

@@ -22,6 +22,8 @@ absl::StatusOr<std::shared_ptr<NbdByteSource>> NbdByteSource::Open(NbdSourceOpti
   auto conn = NbdConnection::Connect(options.target, deadline);
   if (!conn.ok()) return conn.status();
   options.chunk = std::max<uint64_t>(4096, std::min(options.chunk, (*conn)->info().max_request));
+  options.serial_chunk =
+      std::max<uint64_t>(options.chunk, std::min(options.serial_chunk, (*conn)->info().max_request));
   return std::shared_ptr<NbdByteSource>(new NbdByteSource(std::move(options), std::move(*conn)));
 }
 
@@ -166,6 +168,8 @@ absl::Status NbdByteSource::DoRead(uint64_t offset, absl::Span<uint8_t> out,
 absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> requests,
                                        absl::Time deadline) const {
   const std::string& uri = options_.target.uri;
+  const bool pipelined = this->pipelined();
+  const uint64_t chunk = pipelined ? options_.chunk : options_.serial_chunk;
   {
     // Started here rather than at open: the first read happens in the process that serves.
     absl::MutexLock lock(&mu_);
@@ -202,11 +206,11 @@ absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> request
     }
     for (uint64_t done = 0; done < r.out.size();) {
       const uint64_t at = r.offset + done;
-      if (run.length == 0 || run.offset + run.length != at || run.length == options_.chunk) {
+      if (run.length == 0 || run.offset + run.length != at || run.length == chunk) {
         flush();
         run.offset = at;
       }
-      size_t n = std::min<uint64_t>(r.out.size() - done, options_.chunk - run.length);
+      size_t n = std::min<uint64_t>(r.out.size() - done, chunk - run.length);
       run.pieces.push_back({r.out.data() + done, n});
       run.length += n;
       done += n;
@@ -224,6 +228,15 @@ absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> request
     }
     return status;
   };
+  auto await = [&](Part& p) -> absl::Status {
+    if (!p.read->Wait(deadline)) {
+      request_errors_.fetch_add(1, std::memory_order_relaxed);
+      return base::DeadlineError(absl::StrCat(uri, ": no reply by the read's deadline to a read of ",
+                                              p.read->length, " bytes at offset ", Hex(p.read->offset)));
+    }
+    if (!p.read->status().ok()) request_errors_.fetch_add(1, std::memory_order_relaxed);
+    return p.read->status();
+  };
   for (Part& p : parts) {
     auto conn = Pick(deadline);
     if (!conn.ok()) return abandon(conn.status());
@@ -233,20 +246,25 @@ absl::Status NbdByteSource::DoReadMany(absl::Span<const io::ReadRequest> request
           uri, ": read of ", p.read->length, " bytes at offset ", Hex(p.read->offset),
           " is past the export's end (", (*conn)->info().size, " bytes)")));
     }
+    if (!pipelined) {
+      if (!(*conn)->AcquireSlot(deadline)) {
+        return abandon(base::DeadlineError(absl::StrCat(
+            uri, ": the read's deadline passed while the connection carried another read (a "
+                 "read at offset ", Hex(p.read->offset), ")")));
+      }
+      // The connection outlives its reads: dying completes every one.
+      p.read->set_on_complete([c = conn->get()] { c->ReleaseSlot(); });
+    }
     requests_.fetch_add(1, std::memory_order_relaxed);
     p.conn = *conn;
     p.conn->Submit(p.read);
-  }
-  for (Part& p : parts) {
-    if (!p.read->Wait(deadline)) {
-      request_errors_.fetch_add(1, std::memory_order_relaxed);
-      return abandon(base::DeadlineError(absl::StrCat(
-          uri, ": no reply by the read's deadline to a read of ", p.read->length,
-          " bytes at offset ", Hex(p.read->offset))));
+    if (!pipelined) {
+      if (absl::Status s = await(p); !s.ok()) return abandon(s);
     }
-    if (!p.read->status().ok()) {
-      request_errors_.fetch_add(1, std::memory_order_relaxed);
-      return abandon(p.read->status());
+  }
+  if (pipelined) {
+    for (Part& p : parts) {
+      if (absl::Status s = await(p); !s.ok()) return abandon(s);
     }
   }
   for (Part& p : parts) {

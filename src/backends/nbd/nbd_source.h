@@ -1,7 +1,8 @@
 // NbdByteSource: an NBD export as a ByteSource. Reads are split into requests of at most
 // `chunk` bytes, spread over the connections (more than one only when the server offers
-// multi-conn) and all sent before any is waited for, so a batch from the block cache is
-// one round trip, not one per block.
+// multi-conn) and, when pipelined, all sent before any is waited for, so a batch from the
+// block cache is one round trip, not one per block. Not pipelined, each connection
+// carries one read at a time (see SetPipelined).
 //
 // Connections come and go: a dead one (see NbdConnection) is dropped at the next read,
 // which makes a new one; while the server stays away, attempts back off from 0.1 s to
@@ -33,6 +34,9 @@ struct NbdSourceOptions {
   // The largest request sent (capped by the server's maximum). Small enough that one
   // 1 MiB FUSE read is four requests in flight, spread over the connections.
   uint64_t chunk = 256 << 10;
+  // The largest request while not pipelined: with one read in flight a request is a
+  // round trip, so a cache miss with its readahead is one request.
+  uint64_t serial_chunk = 2 << 20;
 };
 
 struct NbdSourceStats {
@@ -59,6 +63,13 @@ class NbdByteSource final : public io::ByteSource,
   // after memory hotplug).
   absl::StatusOr<NbdExport> CurrentExport(absl::Time deadline) const;
   NbdSourceStats stats() const;
+  // Pipelined: many reads in flight on each connection. Not pipelined (the state after
+  // Open): one read at a time per connection, for servers that must not be asked
+  // concurrently on one connection: nbdkit's file plugin on /proc/kcore reads one open
+  // file from many threads, and the kernel's per-open-file bounce buffer then mixes up
+  // the replies' bytes (io::FileSharing).
+  void SetPipelined(bool on) { pipelined_.store(on, std::memory_order_relaxed); }
+  bool pipelined() const { return pipelined_.load(std::memory_order_relaxed); }
   // Drops every connection; reads fail from now on.
   void Close();
 
@@ -88,6 +99,7 @@ class NbdByteSource final : public io::ByteSource,
   mutable absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   mutable size_t next_ ABSL_GUARDED_BY(mu_) = 0;
   mutable std::atomic<uint64_t> reconnects_{0}, requests_{0}, request_errors_{0};
+  std::atomic<bool> pipelined_{false};
 };
 
 }  // namespace kcorefs::backends
