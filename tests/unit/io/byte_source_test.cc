@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -115,6 +117,39 @@ TEST(FileByteSourceTest, HolesReadAsZerosAndPastEndIsOutOfRange) {
   absl::Status past = src->ReadAt(kChunk, absl::MakeSpan(buf));
   EXPECT_EQ(past.code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(base::KindOf(past), base::ErrorKind::kPermanent);
+}
+
+// kOneReaderPerOpen: reads borrow descriptors opened again through /proc/self/fd (the
+// same file, even once its path names another), many threads at once read right, and the
+// source offers no fd to splice from.
+TEST(FileByteSourceTest, OneReaderPerOpenReadsTheOpenedFileFromManyThreads) {
+  SparseFile f;
+  ASSERT_TRUE(f.ok());
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(f.Write(i * 4096, 4096, static_cast<char>('A' + i % 26)));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto src,
+                               FileByteSource::Open(f.path(), FileSharing::kOneReaderPerOpen));
+  EXPECT_FALSE(src->fd().has_value());
+  // The path now names another file; reads must still see the first.
+  SparseFile other;
+  ASSERT_TRUE(other.ok() && other.Write(0, 64 * 4096, 'z'));
+  ASSERT_EQ(::rename(other.path().c_str(), f.path().c_str()), 0);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<uint8_t> buf(4096);
+      for (int n = 0; n < 200; ++n) {
+        int page = (t * 7 + n * 13) % 64;
+        if (!src->ReadAt(page * 4096, absl::MakeSpan(buf)).ok() || buf[0] != 'A' + page % 26 ||
+            buf[4095] != 'A' + page % 26) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(src->bytes_read(), 8u * 200 * 4096);
 }
 
 TEST(FileByteSourceTest, DeadlineAlreadyPastFailsBeforeReading) {

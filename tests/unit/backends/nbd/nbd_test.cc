@@ -2,13 +2,17 @@
 // real nbdkit (its pattern plugin: every 8-byte word holds its own offset, big-endian).
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -121,6 +125,7 @@ TEST(NbdSourceTest, ReadsPipelinesAndRecovers) {
   opts.target.uri = "nbd+unix:///?socket=" + sock;
   opts.chunk = 64 << 10;  // so that one read below is many requests in flight
   KCOREFS_ASSERT_OK_AND_ASSIGN(auto src, NbdByteSource::Open(opts, absl::Now() + absl::Seconds(10)));
+  src->SetPipelined(true);  // nbdkit's pattern plugin answers in parallel safely
   EXPECT_EQ(src->size(), 8u << 20);
   std::vector<uint8_t> buf(1 << 20);
   KCOREFS_ASSERT_OK(src->ReadAt(3 << 20, absl::MakeSpan(buf), absl::Now() + absl::Seconds(10)));
@@ -187,6 +192,53 @@ TEST(NbdSourceTest, AbandonedBulkReadLeavesCallerMemoryAlone) {
   }
   KCOREFS_ASSERT_OK(again);
   EXPECT_EQ(Word(out.data()), 8192u);
+}
+
+// A server that, like nbdkit's file plugin on /proc/kcore, answers a request that overlaps
+// another with wrong bytes ('X' instead of 'a'): not pipelined, the source never has two
+// reads in flight on its connection, from however many threads; pipelined, it does (which
+// shows the server can tell).
+TEST(NbdSourceTest, NotPipelinedKeepsOneReadInFlightPerConnection) {
+  if (std::system("command -v nbdkit >/dev/null 2>&1") != 0) GTEST_SKIP() << "no nbdkit";
+  std::string dir = ::testing::TempDir() + "/nbd-serial-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  std::string sock = dir + "/sock", lock = dir + "/busy";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::string pread = "if mkdir " + lock + " 2>/dev/null; then sleep 0.02; c=a; rmdir " + lock +
+                        "; else c=X; fi; head -c $3 /dev/zero | tr '\\0' $c";
+    ::execlp("nbdkit", "nbdkit", "-f", "-r", "-U", sock.c_str(), "eval", "get_size=echo 1048576",
+             ("pread=" + pread).c_str(), "thread_model=echo parallel", nullptr);
+    ::_exit(127);
+  }
+  for (int i = 0; i < 250 && ::access(sock.c_str(), F_OK) != 0; ++i) ::usleep(20000);
+  ::usleep(200000);
+  NbdSourceOptions opts;
+  opts.target.uri = "nbd+unix:///?socket=" + sock;
+  opts.chunk = opts.serial_chunk = 16 << 10;
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto src, NbdByteSource::Open(opts, absl::Now() + absl::Seconds(10)));
+  auto wrong_bytes = [&] {
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<uint8_t> buf(64 << 10);
+        absl::Status s = src->ReadAt(t * buf.size(), absl::MakeSpan(buf), absl::Now() + absl::Seconds(20));
+        if (!s.ok()) ++wrong;
+        for (uint8_t b : buf) wrong += b != 'a';
+      });
+    }
+    for (auto& t : threads) t.join();
+    return wrong.load();
+  };
+  EXPECT_FALSE(src->pipelined());
+  EXPECT_EQ(wrong_bytes(), 0);
+  src->SetPipelined(true);
+  EXPECT_GT(wrong_bytes(), 0);
+  src->Close();
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace
