@@ -137,7 +137,7 @@ if [ -r /proc/kcore ] && head -c 4 /proc/kcore 2>/dev/null | grep -q ELF; then
   mkdir -p "$MP"
   rel=$(uname -r)
   say "Mounting this machine's live memory: kcorefs mount /proc/kcore $MP"
-  $SUDO "$KCOREFS" mount -o "allow_other,uid=$(id -u),gid=$(id -g)" /proc/kcore "$MP" ||
+  $SUDO "$KCOREFS" mount -o "allow_other,default_permissions,uid=$(id -u),gid=$(id -g)" /proc/kcore "$MP" ||
     { echo "demo: kcorefs mount /proc/kcore $MP failed" >&2; exit 1; }
   echo host >"$DEMO/mode"
   echo "$MP" >"$DEMO/mountpoint"

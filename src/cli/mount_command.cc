@@ -1,14 +1,18 @@
 #include <getopt.h>
 #include <limits.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "kcorefs/elf/gdb.h"
 #include "kcorefs/fuse/mount.h"
@@ -28,7 +32,8 @@ constexpr char kMountUsage[] =
     "  -f, --foreground        stay in the foreground (default: detach, log to syslog)\n"
     "  -d, --debug             print every FUSE request (implies -f)\n"
     "  -s, --single-thread     serve one request at a time\n"
-    "  -o OPT[,OPT...]         allow_other, uid=N, gid=N, mode=OCTAL (default 0400),\n"
+    "  -o OPT[,OPT...]         allow_other,default_permissions (the two together), uid=N,\n"
+    "                          gid=N, mode=OCTAL (default 0400),\n"
     "                          nonempty, splice, nosplice, readahead=KIB, direct_io,\n"
     "                          threads=N (default 16), clone_fd, timeout=SECONDS\n"
     "                          (each read's deadline, default 30), vmlinux=PATH;\n"
@@ -41,13 +46,20 @@ constexpr char kMountUsage[] =
     "  -v, --verbose           more diagnostics\n"
     "  -h, --help              this text\n";
 
+// What the -o lists said about who may read, checked once they are all parsed.
+struct AccessOpts {
+  bool default_permissions = false;
+};
+
 bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts,
-                    SourceOptions& source_opts) {
+                    SourceOptions& source_opts, AccessOpts& access) {
   for (absl::string_view o : absl::StrSplit(list, ',', absl::SkipEmpty())) {
     uint32_t n;
     if (o == "allow_other") {
       opts.allow_other = true;
-    } else if (o == "ro" || o == "default_permissions") {
+    } else if (o == "default_permissions") {
+      access.default_permissions = true;  // always on; allow_other asks for it (CheckAccess)
+    } else if (o == "ro") {
       // always on
     } else if (o == "nonempty") {
       opts.nonempty = true;
@@ -101,6 +113,38 @@ bool ParseMountOpts(const std::string& list, fuse::MountOptions& opts,
   return true;
 }
 
+// /etc/fuse.conf lets users other than root mount with allow_other (user_allow_other).
+bool FuseConfAllowsOther() {
+  std::ifstream conf("/etc/fuse.conf");
+  std::string line;
+  while (std::getline(conf, line)) {
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l == "user_allow_other") return true;
+  }
+  return false;
+}
+
+// allow_other opens the files to every user of the machine; only default_permissions makes
+// the kernel check their mode and owner first (without it FUSE checks nothing), so asking
+// for one without the other is refused rather than quietly completed.
+bool CheckAccess(const fuse::MountOptions& opts, const AccessOpts& access) {
+  if (!opts.allow_other) return true;
+  if (!access.default_permissions) {
+    std::fprintf(stderr,
+                 "kcorefs mount: allow_other needs default_permissions: write -o "
+                 "allow_other,default_permissions (and uid=, gid=, mode= for who may read). "
+                 "Without it the kernel would let every user of this machine read the "
+                 "kernel's memory, whatever the files' modes.\n");
+    return false;
+  }
+  if (::getuid() != 0 && !FuseConfAllowsOther()) {
+    base::LogWarning(
+        "allow_other: /etc/fuse.conf has no user_allow_other line, so fusermount3 will refuse "
+        "allow_other for a user other than root: add the line (as root) or mount as root");
+  }
+  return true;
+}
+
 }  // namespace
 
 int MountCommand(int argc, char** argv) {
@@ -111,6 +155,7 @@ int MountCommand(int argc, char** argv) {
       {"vmlinux", required_argument, nullptr, 'L'}, {nullptr, 0, nullptr, 0}};
   fuse::MountOptions opts;
   SourceOptions source_opts;
+  AccessOpts access;
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, "fdsvo:h", kLong, nullptr)) != -1) {
@@ -127,12 +172,13 @@ int MountCommand(int argc, char** argv) {
         }
         break;
       case 'o':
-        if (!ParseMountOpts(optarg, opts, source_opts)) return 2;
+        if (!ParseMountOpts(optarg, opts, source_opts, access)) return 2;
         break;
       case 'h': std::fputs(kMountUsage, stdout); return 0;
       default: std::fputs(kMountUsage, stderr); return 2;
     }
   }
+  if (!CheckAccess(opts, access)) return 2;
   if (argc - optind != 2) {
     std::fprintf(stderr, "kcorefs mount: %s\n\n%s",
                  argc - optind == 0   ? "no SOURCE or MOUNTPOINT given"

@@ -31,6 +31,9 @@ check_stats() {
   [ "$(stat_of "$mp" nbd_reconnects)" = 0 ] || fail "$what: nbd_reconnects $(stat_of "$mp" nbd_reconnects), the server never went away"
   v=$(stat_of "$mp" nbd_live)
   [ -z "$v" ] || [ "$v" = "$live" ] || fail "$what: nbd_live $v, want $live (live=auto)"
+  # A /proc/kcore shape from a file server gets one request at a time (pipeline=auto).
+  v=$(stat_of "$mp" nbd_pipelined)
+  [ "$v" = "$((1 - live))" ] || fail "$what: nbd_pipelined '$v', want $((1 - live)) (pipeline=auto)"
   v=$(stat_of "$mp" cache_capacity_bytes)
   if [ "$cap" = 0 ]; then
     [ -z "$v" ] || [ "$v" = 0 ] || fail "$what: cache_capacity_bytes $v with -o cache_size=0"
