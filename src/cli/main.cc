@@ -29,6 +29,12 @@ void Usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Installed as mount.kcorefs and mount.fuse.kcorefs for mount(8) and /etc/fstab.
+  const char* self = std::strrchr(argv[0], '/');
+  self = self != nullptr ? self + 1 : argv[0];
+  if (!std::strcmp(self, "mount.kcorefs") || !std::strcmp(self, "mount.fuse.kcorefs")) {
+    return kcorefs::cli::MountHelper(argc, argv);
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     Usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
