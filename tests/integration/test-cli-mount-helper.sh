@@ -38,6 +38,15 @@ grep -q "allow_other needs default_permissions" "$TEST_TMP/err" || fail "allow_o
 if "$TEST_TMP/mount.kcorefs" "$core" "$mp" -o bogus_key=1 2>"$TEST_TMP/err"; then fail "an unknown key was accepted"; fi
 grep -q "bogus_key" "$TEST_TMP/err" || fail "unknown key message: $(cat "$TEST_TMP/err")"
 
+# `meson install` puts the helpers in /sbin, pointing at the installed kcorefs.
+build=${KCOREFS%/src/cli/kcorefs}
+DESTDIR=$TEST_TMP/inst meson install -C "$build" --no-rebuild >"$TEST_TMP/install.log" 2>&1 ||
+  { cat "$TEST_TMP/install.log"; fail "meson install failed"; }
+for h in mount.kcorefs mount.fuse.kcorefs; do
+  t=$(readlink "$TEST_TMP/inst/sbin/$h") || fail "meson install: no /sbin/$h link: $(find "$TEST_TMP/inst" -name 'mount.*')"
+  [ "$(basename "$t")" = kcorefs ] && [ -x "$TEST_TMP/inst$t" ] || fail "/sbin/$h points at '$t', not the installed kcorefs"
+done
+
 # Through mount(8).
 helper=/sbin/mount.fuse.kcorefs
 if [ -e "$helper" ] && [ "$(readlink -f "$helper")" != "$(readlink -f "$KCOREFS")" ]; then
