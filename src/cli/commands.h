@@ -13,6 +13,8 @@ namespace kcorefs::cli {
 int MountCommand(int argc, char** argv);
 // mount(8)'s helper protocol (mount.kcorefs, mount.fuse.kcorefs).
 int MountHelper(int argc, char** argv);
+// The privileged half of an unprivileged mount (fd passing).
+int PremountCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);
 int InfoCommand(int argc, char** argv);
 int BackendsCommand(int argc, char** argv);

@@ -10,6 +10,7 @@ constexpr char kUsage[] =
     "usage: kcorefs COMMAND [options] ...\n"
     "\n"
     "  mount  [options] SOURCE MOUNTPOINT   serve vmcore, kcore and vmcoreinfo from SOURCE\n"
+    "  premount [-o uid=N,gid=N] MOUNTPOINT SOCKET   mount for an unprivileged server\n"
     "  export [options] SOURCE --view V -o FILE|-   write one view to a file\n"
     "  info   [--json] SOURCE|MOUNTPOINT    describe a source (or a mount's counters)\n"
     "  backends                             list the backends and their options\n"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   }
   const char* cmd = argv[1];
   if (!std::strcmp(cmd, "mount")) return kcorefs::cli::MountCommand(argc - 1, argv + 1);
+  if (!std::strcmp(cmd, "premount")) return kcorefs::cli::PremountCommand(argc - 1, argv + 1);
   if (!std::strcmp(cmd, "export")) return kcorefs::cli::ExportCommand(argc - 1, argv + 1);
   if (!std::strcmp(cmd, "info")) return kcorefs::cli::InfoCommand(argc - 1, argv + 1);
   if (!std::strcmp(cmd, "backends")) return kcorefs::cli::BackendsCommand(argc - 1, argv + 1);

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "kcorefs/elf/gdb.h"
+#include "kcorefs/fuse/fd_pass.h"
 #include "kcorefs/fuse/mount.h"
 #include "kcorefs/base/log.h"
 
@@ -39,6 +40,9 @@ constexpr char kMountUsage[] =
     "                          (each read's deadline, default 30), vmlinux=PATH;\n"
     "                          any other\n"
     "                          KEY[=VALUE] is the backend's (`kcorefs backends`)\n"
+    "      --fuse-fd-socket PATH   serve the mount `kcorefs premount MNT PATH` made (then\n"
+    "                          no MOUNTPOINT; no privilege needed). MOUNTPOINT /dev/fd/N:\n"
+    "                          an inherited /dev/fuse descriptor of such a mount\n"
     "      --vmcoreinfo FILE   use FILE's VMCOREINFO text instead of the source's\n"
     "      --vmlinux FILE      the kernel's vmlinux, served as MOUNTPOINT/vmlinux once its\n"
     "                          build id matches VMCOREINFO's BUILD-ID (default: Debian's\n"
@@ -152,10 +156,12 @@ int MountCommand(int argc, char** argv) {
       {"foreground", no_argument, nullptr, 'f'}, {"debug", no_argument, nullptr, 'd'},
       {"single-thread", no_argument, nullptr, 's'}, {"verbose", no_argument, nullptr, 'v'},
       {"vmcoreinfo", required_argument, nullptr, 'V'}, {"help", no_argument, nullptr, 'h'},
-      {"vmlinux", required_argument, nullptr, 'L'}, {nullptr, 0, nullptr, 0}};
+      {"vmlinux", required_argument, nullptr, 'L'},
+      {"fuse-fd-socket", required_argument, nullptr, 'S'}, {nullptr, 0, nullptr, 0}};
   fuse::MountOptions opts;
   SourceOptions source_opts;
   AccessOpts access;
+  std::string fd_socket;
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, "fdsvo:h", kLong, nullptr)) != -1) {
@@ -165,6 +171,7 @@ int MountCommand(int argc, char** argv) {
       case 's': opts.single_thread = true; break;
       case 'v': base::SetVerbose(true); break;
       case 'V': source_opts.vmcoreinfo_file = optarg; break;
+      case 'S': fd_socket = optarg; break;
       case 'L':
         if (absl::Status s = SetVmlinuxOption(optarg, source_opts); !s.ok()) {
           base::LogError(std::string(s.message()));
@@ -179,16 +186,34 @@ int MountCommand(int argc, char** argv) {
     }
   }
   if (!CheckAccess(opts, access)) return 2;
-  if (argc - optind != 2) {
+  // --fuse-fd-socket: the mount was made by `kcorefs premount`; only SOURCE is given.
+  base::UniqueFd premounted;
+  if (!fd_socket.empty()) {
+    if (argc - optind != 1) {
+      std::fprintf(stderr, "kcorefs mount: with --fuse-fd-socket give SOURCE only (the mount "
+                           "point is the one kcorefs premount mounted)\n");
+      return 2;
+    }
+    auto fd = fuse::ReceiveFuseFd(fd_socket, absl::Now() + absl::Seconds(60));
+    if (!fd.ok()) {
+      base::LogError(std::string(fd.status().message()));
+      return 1;
+    }
+    premounted = std::move(*fd);
+  }
+  const int positional = argc - optind + (premounted.valid() ? 1 : 0);
+  if (positional != 2) {
     std::fprintf(stderr, "kcorefs mount: %s\n\n%s",
-                 argc - optind == 0   ? "no SOURCE or MOUNTPOINT given"
-                 : argc - optind == 1 ? "no MOUNTPOINT given"
+                 positional == 0   ? "no SOURCE or MOUNTPOINT given"
+                 : positional == 1 ? "no MOUNTPOINT given"
                                       : "too many arguments (SOURCE MOUNTPOINT expected)",
                  kMountUsage);
     return 2;
   }
   std::string source = argv[optind];
-  opts.mountpoint = argv[optind + 1];
+  // libfuse owns a /dev/fd/N descriptor from here (it closes it when the session ends).
+  opts.mountpoint = premounted.valid() ? absl::StrCat("/dev/fd/", premounted.Release())
+                                       : std::string(argv[optind + 1]);
   // Options and the source's backend are checked before anything forks or mounts.
   auto resolved = backends::ResolveBackend(source);
   absl::Status checked = resolved.ok() ? source_opts.config.Check(resolved->factory->name(),

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "kcorefs/base/log.h"
 #include "kcorefs/base/unique_fd.h"
 #include "kcorefs/elf/core_view.h"
+#include "kcorefs/fuse/fd_pass.h"
 #include "kcorefs/io/mountinfo.h"
 #include "kcorefs/io/small_file.h"
 
@@ -157,6 +159,20 @@ int Serve(fuse_session* se, const MountOptions& options) {
 
 }  // namespace
 
+// The value a normal mount of this machine would take: both sides compute it alike.
+uint32_t FdMaxRead() { return SpliceMaxRead(); }
+
+absl::Status CheckPremountedFd(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 ||
+      minor(st.st_rdev) != 229) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "/dev/fd/", fd, " is not an open /dev/fuse descriptor (a mount made by kcorefs premount, "
+        "passed with --fuse-fd-socket or inherited)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckMountpoint(const std::string& path, bool nonempty) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -199,8 +215,12 @@ absl::Status CheckMountpoint(const std::string& path, bool nonempty) {
 }
 
 int RunMount(const BackendOpener& open, const MountOptions& options) {
-  if (absl::Status s = CheckMountpoint(options.mountpoint, options.nonempty); !s.ok()) {
-    base::LogError(std::string(s.message()));
+  // /dev/fd/N: someone privileged mounted it and gave us the /dev/fuse descriptor.
+  const std::optional<int> premounted = PremountedFd(options.mountpoint);
+  absl::Status usable = premounted ? CheckPremountedFd(*premounted)
+                                   : CheckMountpoint(options.mountpoint, options.nonempty);
+  if (!usable.ok()) {
+    base::LogError(std::string(usable.message()));
     return 1;
   }
   ReadyPipe ready;
@@ -227,6 +247,11 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
   // (docs/performance.md, "Splice").
   read_path.splice = options.splice.value_or(true);
   if (read_path.splice) read_path.max_read = SpliceMaxRead();
+  if (premounted) {
+    // The mount's max_read was set by whoever mounted it (PremountFuse): use the same.
+    if (read_path.max_read < FdMaxRead()) read_path.splice = false;
+    read_path.max_read = FdMaxRead();
+  }
   read_path.direct_io = options.direct_io;
   read_path.read_timeout = absl::Seconds(options.read_timeout_s);
   const uint32_t readahead_kib = options.readahead_kib.value_or(4 * read_path.max_read / 1024);
@@ -268,7 +293,7 @@ int RunMount(const BackendOpener& open, const MountOptions& options) {
     return fail(absl::StrCat("cannot mount at ", options.mountpoint, ": is /dev/fuse usable?"));
   }
   // Before the loop answers INIT, which keeps the smaller of the two windows.
-  if (!fs.caps().bytes_volatile && !options.direct_io) {
+  if (!fs.caps().bytes_volatile && !options.direct_io && !premounted) {
     SetReadahead(options.mountpoint, readahead_kib);
   }
   if (absl::Status s = fs.backend().Start(); !s.ok()) {

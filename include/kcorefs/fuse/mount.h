@@ -40,6 +40,8 @@ using BackendOpener = std::function<absl::StatusOr<std::unique_ptr<backends::Bac
 // Refuses a mount point that is not a directory, is not empty (unless nonempty) or is
 // already a mount point, saying what to do.
 absl::Status CheckMountpoint(const std::string& path, bool nonempty);
+// A mount point "/dev/fd/N" names an open /dev/fuse descriptor of a mount someone else made.
+absl::Status CheckPremountedFd(int fd);
 
 // Serves the backend `open` returns at options.mountpoint. Returns the exit code.
 int RunMount(const BackendOpener& open, const MountOptions& options);
