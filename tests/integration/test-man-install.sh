@@ -8,7 +8,7 @@ DESTDIR=$TEST_TMP/inst meson install -C "$build" --no-rebuild >"$TEST_TMP/instal
   { cat "$TEST_TMP/install.log"; fail "meson install failed"; }
 mandir=$(find "$TEST_TMP/inst" -type d -name man -path '*/share/man' | head -1)
 [ -n "$mandir" ] || fail "no share/man installed"
-pages="kcorefs kcorefs-mount kcorefs-export kcorefs-info"
+pages="kcorefs kcorefs-mount kcorefs-export kcorefs-info kcorefs-premount"
 for b in $("$KCOREFS" backends | awk 'NR > 1 && /^  [a-z]/ {print $1}'); do pages="$pages kcorefs-$b-backend"; done
 for p in $pages; do
   out=$(MANPATH=$mandir MANWIDTH=80 man -P cat "$p" 2>&1) || fail "man $p: $out"
