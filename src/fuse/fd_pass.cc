@@ -37,6 +37,22 @@ int MillisUntil(absl::Time deadline) {
   return ms < 0 ? 0 : ms > 60000 ? 60000 : static_cast<int>(ms);
 }
 
+// One byte with room for one descriptor beside it, for sendmsg and recvmsg alike.
+struct FdMessage {
+  FdMessage() {
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof(control);
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+  char byte = 'F';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+};
+
 bool IsDevFuse(int fd) {
   struct stat st;
   return ::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 &&
@@ -105,20 +121,13 @@ absl::Status SendFdOnce(const std::string& socket_path, int fd, uid_t owner, gid
   }
   base::UniqueFd c(::accept4(s.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!c.valid()) return base::ErrnoError(errno, absl::StrCat("accept on ", socket_path));
-  char byte = 'F';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof(control);
-  cmsghdr* cm = CMSG_FIRSTHDR(&m);
+  FdMessage msg;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg.m);
   cm->cmsg_level = SOL_SOCKET;
   cm->cmsg_type = SCM_RIGHTS;
   cm->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-  if (::sendmsg(c.get(), &m, MSG_NOSIGNAL) != 1) {
+  if (::sendmsg(c.get(), &msg.m, MSG_NOSIGNAL) != 1) {
     return base::ErrnoError(errno, absl::StrCat("send the /dev/fuse descriptor on ", socket_path));
   }
   return absl::OkStatus();
@@ -143,18 +152,11 @@ absl::StatusOr<base::UniqueFd> ReceiveFuseFd(const std::string& socket_path, abs
   if (::poll(&p, 1, MillisUntil(deadline)) <= 0) {
     return base::DeadlineError(absl::StrCat("no descriptor from ", socket_path, " in time"));
   }
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof(control);
-  if (::recvmsg(s.get(), &m, MSG_CMSG_CLOEXEC) != 1) {
+  FdMessage msg;
+  if (::recvmsg(s.get(), &msg.m, MSG_CMSG_CLOEXEC) != 1) {
     return base::ErrnoError(errno, absl::StrCat("receive from ", socket_path));
   }
-  cmsghdr* cm = CMSG_FIRSTHDR(&m);
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg.m);
   if (cm == nullptr || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
       cm->cmsg_len != CMSG_LEN(sizeof(int))) {
     return absl::InvalidArgumentError(absl::StrCat(socket_path, " sent no descriptor"));
