@@ -70,6 +70,11 @@ absl::Status SetOption(absl::string_view key, absl::string_view value, AgentOpti
     }
   } else if (key == "vmcoreinfo") {
     KCOREFS_ASSIGN_OR_RETURN(options.vmcoreinfo, ExistingFile("vmcoreinfo", v));
+  } else if (key == "allow_plain_tcp") {
+    if (v != "0" && v != "1" && v != "yes" && v != "no" && v != "true" && v != "false") {
+      return absl::InvalidArgumentError(absl::StrCat("allow_plain_tcp=", v, ": 1 or 0"));
+    }
+    options.allow_plain_tcp = v == "1" || v == "yes" || v == "true";
   } else {
     options.config.Set(key, value);
   }
@@ -87,6 +92,7 @@ std::string HelpText() {
       "timeout=SECONDS    deadline of each read (EIO after it); default 30\n"
       "vmlinux=PATH       the kernel's vmlinux (\"\" for none)\n"
       "vmcoreinfo=FILE    use FILE's VMCOREINFO text instead of the source's\n"
+      "allow_plain_tcp=1  serve TCP clients without TLS too (refused by default)\n"
       "KEY=VALUE          any other key goes to the source's backend:\n");
   for (const backends::BackendFactory* f : backends::Backends()) {
     for (const backends::ConfigKey& k : f->keys()) {

@@ -30,6 +30,7 @@ struct AgentOptions {
   absl::Duration timeout = absl::Seconds(30);  // timeout=: each read's deadline
   std::optional<std::string> vmlinux;      // vmlinux=PATH ("" = none)
   std::optional<std::string> vmcoreinfo;   // vmcoreinfo=FILE
+  bool allow_plain_tcp = false;            // allow_plain_tcp=1: serve TCP without TLS too
   backends::BackendConfig config;          // the backend's keys
 };
 

@@ -8,7 +8,10 @@
 // .thread_model follows the backend's capabilities; nbdkit may then fork, and
 // .after_fork starts the backend's threads in the serving process; .cleanup closes it.
 #define NBDKIT_API_VERSION 2
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <nbdkit-plugin.h>
+#include <sys/socket.h>
 
 #include <unistd.h>
 
@@ -102,7 +105,29 @@ void DumpPlugin() {
   std::printf("kcorefs_backends=%s\n", names.c_str());
 }
 
+// Kernel memory never crosses a network in clear: a TCP client (any address, loopback
+// too: every local user can reach it) must have come over TLS. Unix sockets (file
+// permissions), vsock and a stdin pipe (-s) are let in.
+bool RefusePlainTcp() {
+  if (agent->options().allow_plain_tcp || nbdkit_is_tls() == 1) return false;
+  sockaddr_storage peer{};
+  socklen_t len = sizeof(peer);
+  if (nbdkit_peer_name(reinterpret_cast<sockaddr*>(&peer), &len) != 0) return false;
+  if (peer.ss_family != AF_INET && peer.ss_family != AF_INET6) return false;
+  char host[INET6_ADDRSTRLEN] = "?";
+  const void* a = peer.ss_family == AF_INET
+                      ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&peer)->sin_addr)
+                      : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr);
+  ::inet_ntop(peer.ss_family, a, host, sizeof(host));
+  nbdkit_error("kcorefs: refusing %s: a TCP client without TLS; serve TCP with --tls=require "
+               "--tls-psk=FILE (docs/agent.md), or a unix socket (-U), or pass allow_plain_tcp=1",
+               host);
+  errno = EACCES;
+  return true;
+}
+
 void* Open(int readonly) {
+  if (RefusePlainTcp()) return nullptr;
   auto conn = agent->Connect();
   if (!conn.ok()) {
     Error(conn.status());

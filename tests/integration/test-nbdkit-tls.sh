@@ -88,4 +88,24 @@ done
 grep -qi "tls" "$log" || fail "nbdkit's log says nothing of the refused TLS handshakes: $(cat "$log")"
 # The server still serves the right client after the refusals.
 with_timeout 60 nbdinfo --size "$uri" >/dev/null || fail "the agent stopped serving after the refusals"
+
+# The agent started on TCP without --tls refuses every client (loopback too: any local user
+# could connect), naming the fix in its log; allow_plain_tcp=1 lets them in.
+source "$SRCDIR/tests/integration/nbd-lib.sh"
+for allow in 0 1; do
+  p2=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  start_nbdkit "plain$allow" -r -i 127.0.0.1 -p "$p2" "$PLUGIN" source="$dump" view=vmcore allow_plain_tcp=$allow
+  if [ "$allow" = 0 ]; then
+    if with_timeout 30 nbdinfo --size "nbd://127.0.0.1:$p2/" >/dev/null 2>"$TEST_TMP/plain.err"; then
+      fail "the agent served a plain-text TCP client"
+    fi
+    grep -q "refusing 127.0.0.1: a TCP client without TLS" "$NBDKIT_LOG" ||
+      fail "the agent's log does not say why: $(cat "$NBDKIT_LOG")"
+    grep -q "tls=require" "$NBDKIT_LOG" || fail "the agent's log names no fix: $(cat "$NBDKIT_LOG")"
+  else
+    size=$(with_timeout 30 nbdinfo --size "nbd://127.0.0.1:$p2/") || fail "allow_plain_tcp=1: refused: $(cat "$NBDKIT_LOG")"
+    [ "$size" = "$(stat -c %s "$TEST_TMP/m/vmcore")" ] || fail "allow_plain_tcp=1: size $size"
+  fi
+  stop_pid "$NBDKIT_PID"
+done
 echo ok
