@@ -71,10 +71,10 @@ absl::Status SetOption(absl::string_view key, absl::string_view value, AgentOpti
   } else if (key == "vmcoreinfo") {
     KCOREFS_ASSIGN_OR_RETURN(options.vmcoreinfo, ExistingFile("vmcoreinfo", v));
   } else if (key == "allow_plain_tcp") {
-    if (v != "0" && v != "1" && v != "yes" && v != "no" && v != "true" && v != "false") {
-      return absl::InvalidArgumentError(absl::StrCat("allow_plain_tcp=", v, ": 1 or 0"));
-    }
-    options.allow_plain_tcp = v == "1" || v == "yes" || v == "true";
+    // The same parser as the backends' booleans.
+    backends::BackendConfig c;
+    c.Set("allow_plain_tcp", v);
+    KCOREFS_ASSIGN_OR_RETURN(options.allow_plain_tcp, c.GetBool("allow_plain_tcp", false));
   } else {
     options.config.Set(key, value);
   }
