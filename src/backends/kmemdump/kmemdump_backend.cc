@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "backends/common/snapshot_builder.h"
+#include "backends/kmemdump/region_digest.h"
 #include "backends/kmemdump/region_parsers.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
@@ -134,7 +135,7 @@ class FileCache {
     if (it != files_.end() && it->second.info == info) return it->second.source;
     auto f = std::make_shared<LazyFileSource>(absl::StrCat(dir, "/", name), info.size);
     if (it != files_.end()) retired_ += it->second.source->read_bytes();
-    files_[name] = Entry{info, f};
+    files_[name] = Entry{info, f, std::nullopt};
     return std::shared_ptr<const io::ByteSource>(std::move(f));
   }
   // Forgets files the listing no longer has (snapshots that use them keep them open).
@@ -148,6 +149,17 @@ class FileCache {
         ++it;
       }
     }
+  }
+  // The file's SHA-256, computed once per version of the file: a rescan that finds it
+  // unchanged (same size, mtime and inode) reuses the verdict.
+  absl::StatusOr<std::string> Sha256(const std::string& name) {
+    auto it = files_.find(name);
+    if (it == files_.end()) return absl::InternalError(absl::StrCat(name, " is not in the set"));
+    if (!it->second.sha256) {
+      KCOREFS_ASSIGN_OR_RETURN(std::string d, kmemdump::Sha256Hex(*it->second.source));
+      it->second.sha256 = std::move(d);
+    }
+    return *it->second.sha256;
   }
   uint64_t bytes_read() const {
     uint64_t n = retired_;
@@ -166,6 +178,7 @@ class FileCache {
   struct Entry {
     FileInfo info;
     std::shared_ptr<const LazyFileSource> source;
+    std::optional<std::string> sha256;
   };
   std::map<std::string, Entry> files_;
   uint64_t retired_ = 0;
@@ -238,8 +251,8 @@ absl::StatusOr<std::string> ReadHead(const io::ByteSource& src, uint64_t size, u
 
 class DirectoryAssembler {
  public:
-  DirectoryAssembler(const std::string& dir, const Listing& listing, FileCache& cache)
-      : dir_(dir), listing_(listing), cache_(cache) {}
+  DirectoryAssembler(const std::string& dir, const Listing& listing, FileCache& cache, bool verify)
+      : dir_(dir), listing_(listing), cache_(cache), verify_(verify) {}
 
   absl::StatusOr<Assembly> Run() {
     for (const auto& [name, info] : listing_) {
@@ -428,7 +441,24 @@ class DirectoryAssembler {
       out_.Hole(r, "is an empty (0-byte) file");
       return absl::OkStatus();
     }
-    KCOREFS_ASSIGN_OR_RETURN(r.source, cache_.Get(dir_, it->first, it->second));
+    KCOREFS_ASSIGN_OR_RETURN(auto source, cache_.Get(dir_, it->first, it->second));
+    if (verify_ && spec != nullptr && spec->sha256) {
+      // Checked before anything is served: a file that is not the bytes the manifest
+      // describes (a copy cut short, another capture's file) would be wrong bytes.
+      absl::StatusOr<std::string> d = cache_.Sha256(it->first);
+      if (!d.ok()) {
+        out_.Hole(r, absl::StrCat("could not be checked against ", kManifest, "'s sha256 (",
+                                  d.status().message(), ")"));
+        return absl::OkStatus();
+      }
+      if (*d != *spec->sha256) {
+        out_.Hole(r, absl::StrCat("has sha256 ", *d, ", not the ", *spec->sha256, " ", kManifest,
+                                  " records (not the bytes the manifest describes; -o verify=no "
+                                  "serves it anyway)"));
+        return absl::OkStatus();
+      }
+    }
+    r.source = std::move(source);
     r.data = std::min(it->second.size, r.size);
     if (it->second.size > r.size) {
       out_.warnings.push_back(absl::StrCat(Path(it->first), " holds ", it->second.size,
@@ -607,6 +637,7 @@ class DirectoryAssembler {
   const std::string& dir_;
   const Listing& listing_;
   FileCache& cache_;
+  const bool verify_;
   std::vector<RegionSpec> specs_;
   std::string meta_;
   bool from_names_ = false;
@@ -867,10 +898,10 @@ enum class SectionNames { kAuto, kYes, kNo };
 
 class KmemdumpBackend final : public Backend {
  public:
-  KmemdumpBackend(std::string source, std::string dir, bool section_names,
+  KmemdumpBackend(std::string source, std::string dir, bool section_names, bool verify,
                   kernel::DeriveOptions derive)
       : source_(std::move(source)), dir_(std::move(dir)), section_names_(section_names),
-        derive_(std::move(derive)) {}
+        verify_(verify), derive_(std::move(derive)) {}
 
   absl::string_view name() const override { return "kmemdump"; }
   const std::string& source() const override { return source_; }
@@ -974,7 +1005,7 @@ class KmemdumpBackend final : public Backend {
     if (!first && listing == listing_) return absl::OkStatus();
     ++rescans_;
     RaiseFdLimit(listing.size());
-    KCOREFS_ASSIGN_OR_RETURN(Assembly a, DirectoryAssembler(dir_, listing, cache_).Run());
+    KCOREFS_ASSIGN_OR_RETURN(Assembly a, DirectoryAssembler(dir_, listing, cache_, verify_).Run());
     int64_t mtime = 0;
     for (const auto& [name, info] : listing) mtime = std::max(mtime, info.mtime_ns / 1000000000);
     uint64_t epoch = snap_ == nullptr ? 1 : snap_->epoch + 1;
@@ -1002,6 +1033,7 @@ class KmemdumpBackend final : public Backend {
   const std::string source_;
   const std::string dir_;
   const bool section_names_;
+  const bool verify_;
   const kernel::DeriveOptions derive_;
   base::UniqueFd watch_;
   mutable absl::Mutex mu_;
@@ -1063,7 +1095,10 @@ class KmemdumpFactory final : public BackendFactory {
     return {{"watch", "BOOL", "follow region files added to or removed from the directory (default yes)"},
             {"section_names", "auto|yes|no",
              "name the regions in coreimage section headers: auto (default) when the file differs "
-             "from the kernel's own image anyway, yes always, no never"}};
+             "from the kernel's own image anyway, yes always, no never"},
+            {"verify", "BOOL",
+             "check each region file against the sha256 kcorefs-regions.json records before "
+             "serving it; a mismatch is a hole (default yes)"}};
   }
   int Probe(const ProbeInput& in) const override {
     if (in.kind == ProbeInput::Kind::kDirectory) return IsRegionSetDir(in.source) ? 20 : 0;
@@ -1084,6 +1119,7 @@ KCOREFS_REGISTER_BACKEND(KmemdumpFactory);
 absl::StatusOr<std::unique_ptr<Backend>> OpenKmemdumpBackend(const std::string& source,
                                                              const BackendConfig& config) {
   KCOREFS_ASSIGN_OR_RETURN(bool watch, config.GetBool("watch", true));
+  KCOREFS_ASSIGN_OR_RETURN(bool verify, config.GetBool("verify", true));
   std::string names = config.Get("section_names").value_or("auto");
   if (names != "auto" && names != "yes" && names != "no") {
     return absl::InvalidArgumentError(absl::StrCat("option section_names=", names, ": expected auto, yes or no"));
@@ -1105,14 +1141,14 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenKmemdumpBackend(const std::string& 
     if (!has_regions && has_elf) {
       path = absl::StrCat(path, "/", kMinidumpElf);
     } else {
-      backend = std::make_unique<KmemdumpBackend>(source, path, section_names, config.derive);
+      backend = std::make_unique<KmemdumpBackend>(source, path, section_names, verify, config.derive);
       KCOREFS_RETURN_IF_ERROR(backend->OpenDirectory(watch));
     }
   }
   if (backend == nullptr) {
     KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
     if (::stat(path.c_str(), &st) != 0) return base::ErrnoError(errno, absl::StrCat("cannot open ", path));
-    backend = std::make_unique<KmemdumpBackend>(path, path, section_names, config.derive);
+    backend = std::make_unique<KmemdumpBackend>(path, path, section_names, verify, config.derive);
     KCOREFS_RETURN_IF_ERROR(backend->OpenSingle(std::move(file), st.st_mtim.tv_sec));
   }
   (void)names;
