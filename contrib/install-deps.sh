@@ -4,7 +4,7 @@
 set -euo pipefail
 BUILD_DEPS=(meson ninja-build pkg-config g++ go-md2man libfuse3-dev fuse3 libabsl-dev libelf-dev
             libgtest-dev libgmock-dev libnbd-dev nbdkit-plugin-dev libkdumpfile-dev
-            nlohmann-json3-dev nettle-dev)
+            nlohmann-json3-dev nettle-dev libsnappy-dev)
 TOOL_DEPS=(man-db elfutils binutils gdb crash makedumpfile python3 python3-drgn nbdkit libnbd-bin
            qemu-system-x86 busybox-static cpio kmod xz-utils zstd procps psmisc valgrind
            iproute2 util-linux systemd)

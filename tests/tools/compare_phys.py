@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Compares physical pages of a kcorefs view with the ELF core they came from.
 
-  compare_phys.py ORIG VIEW [--may-lack] [--absent-marker S] [--sample N] [--max-paddr A]
+  compare_phys.py ORIG VIEW [--may-lack] [--lack-only-zero] [--absent-marker S] [--sample N]
+                  [--max-paddr A]
 
 ORIG: an ELF core (the model: its own RAM PT_LOADs, read with plain file reads). VIEW: a
 vmcore view. For each page of ORIG (or N sampled ones): the page the view holds at that
 physical address must equal ORIG's. --may-lack: the view may leave a page out (a filtered
 dump) but then it must be in no PT_LOAD; without it every page must be present. A page the
-view holds must not contain --absent-marker. Shares no code with kcorefs.
+view holds must not contain --absent-marker. --lack-only-zero (with --may-lack): a page the
+view leaves out must be all zeros in ORIG (a format that drops zero blocks, as AVML does). Shares no code with kcorefs.
 """
 import argparse
 import bisect
@@ -42,6 +44,7 @@ def main():
     ap.add_argument("orig")
     ap.add_argument("view")
     ap.add_argument("--may-lack", action="store_true")
+    ap.add_argument("--lack-only-zero", action="store_true")
     ap.add_argument("--absent-marker", default="")
     ap.add_argument("--sample", type=int, default=0)
     ap.add_argument("--max-paddr", type=lambda s: int(s, 0), default=NOADDR)
@@ -59,6 +62,8 @@ def main():
         if got is None:
             if not a.may_lack:
                 sys.exit("%s: page %#x is missing" % (a.view, pa))
+            if a.lack_only_zero and want.count(0) != len(want):
+                sys.exit("%s: page %#x is missing, and %s has data there" % (a.view, pa, a.orig))
             lacking += 1
         elif got != want:
             sys.exit("%s: page %#x differs from %s" % (a.view, pa, a.orig))
@@ -67,7 +72,7 @@ def main():
         else:
             same += 1
     print("%s: %d pages equal to %s, %d left out" % (a.view, same, a.orig, lacking))
-    if a.may_lack and lacking == 0:
+    if a.may_lack and not a.lack_only_zero and lacking == 0:
         sys.exit("%s: no page was left out" % a.view)
 
 
