@@ -5,6 +5,7 @@
 #include <libkdumpfile/kdumpfile.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "backends/common/snapshot_builder.h"
 #include "backends/common/static_backend.h"
+#include "backends/kdump/diskdump_truncation.h"
 #include "backends/kdump/kdump_context.h"
 #include "backends/kdump/kdump_source.h"
 #include "kcorefs/backends/backend.h"
@@ -133,6 +135,45 @@ absl::StatusOr<std::vector<mem::Segment>> PresentRuns(
   return runs;
 }
 
+// `runs` without the physical ranges of `cut` (sorted, disjoint), split where needed.
+std::vector<mem::Segment> WithoutRanges(const std::vector<mem::Segment>& runs,
+                                        const std::vector<std::pair<uint64_t, uint64_t>>& cut) {
+  std::vector<mem::Segment> out;
+  size_t c = 0;
+  for (const mem::Segment& r : runs) {
+    uint64_t at = r.start;
+    while (c < cut.size() && cut[c].second <= at) ++c;
+    for (size_t k = c; at < r.end(); ++k) {
+      const uint64_t stop = k < cut.size() ? std::min(cut[k].first, r.end()) : r.end();
+      if (stop > at) out.push_back({at, stop - at, stop - at, r.source, r.source_offset + (at - r.start)});
+      if (k >= cut.size() || cut[k].first >= r.end()) break;
+      at = std::max(at, cut[k].second);
+    }
+  }
+  return out;
+}
+
+// A copy cut short: the pages whose bytes are past its end are left out of the views, and
+// the cut is the first warning (what fails later follows from it).
+absl::Status TakeTruncation(const std::string& path, const DumpShape& d,
+                            std::vector<mem::Segment>& runs, SnapshotParts& parts) {
+  KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
+  KCOREFS_ASSIGN_OR_RETURN(std::optional<Truncation> t, FindTruncation(*file));
+  if (!t) return absl::OkStatus();
+  kernel::Truncation k{path, t->needed, t->have, {}};
+  for (const auto& [first, last] : t->missing) k.missing_phys.push_back({first * d.page_size, last * d.page_size});
+  runs = WithoutRanges(runs, k.missing_phys);
+  parts.warnings.insert(parts.warnings.begin(), {
+      absl::StrCat(k.Headline(), " (its page descriptors reference ", Hex(t->needed), ", the file ends at ",
+                   Hex(t->have), "); serving what is there"),
+      absl::StrCat(path, ": ", t->missing_pages, " dumped pages in ", t->missing.size(),
+                   " runs (the first at physical ", Hex(k.missing_phys.front().first),
+                   ") have their bytes past the end of the file; they are left out of the views "
+                   "(consumers report them as not present; no read returns zeros for them)")});
+  parts.hints.truncation = std::move(k);
+  return absl::OkStatus();
+}
+
 // NT_PRSTATUS of each CPU, as libkdumpfile found them in the dump's notes.
 void ReadCpus(ContextPool& pool, kernel::KernelHints& hints, std::vector<std::string>& warnings) {
   kdump_num_t n = 0;
@@ -162,6 +203,10 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenKdump(const std::string& path,
 
   SnapshotParts parts;
   KCOREFS_ASSIGN_OR_RETURN(std::vector<mem::Segment> runs, PresentRuns(p, shape, source));
+  KCOREFS_RETURN_IF_ERROR(TakeTruncation(path, shape, runs, parts));
+  if (runs.empty()) {
+    return absl::DataLossError(absl::StrCat(parts.hints.truncation->Headline(), ": no page is left"));
+  }
   KCOREFS_ASSIGN_OR_RETURN(parts.map, mem::MemoryMap::Create(std::move(runs), {}));
   parts.hints.arch = &kernel::ArchX86_64();
   if (std::optional<std::string> text = BlobAttr(p, "linux.vmcoreinfo.raw")) {
