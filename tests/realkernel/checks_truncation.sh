@@ -89,7 +89,8 @@ PY
 trunc_errors_in_cut() {
   python3 - "$1" "$2" "$dm" <<'PY'
 import re, sys
-out, cut, dm = sys.argv[1], int(sys.argv[2], 0), int(sys.argv[3], 0)
+# NUMBER(page_offset_base) is printed signed (%ld): a negative decimal.
+out, cut, dm = sys.argv[1], int(sys.argv[2], 0), int(sys.argv[3], 0) % (1 << 64)
 addrs = re.findall(r"read error: kernel virtual address: ([0-9a-f]+)", out)
 bad = [a for a in addrs if not 0 <= int(a, 16) - dm < 1 << 46 or int(a, 16) - dm + 4096 <= cut]
 print(bad[0] if bad else ("" if addrs else "none"))
