@@ -21,6 +21,9 @@ for d in "c 0" "l 31" "c 31"; do
   mount_kcorefs "$out" "$mp"
   info=$("$KCOREFS" info "$out") || fail "info $out failed"
   grep -q "^format: .*KDUMP" <<<"$info" || fail "info does not name the kdump format: $info"
+  comp=zlib; [ "$1" = l ] && comp=lzo
+  grep -Eq "^format: .*: $comp compression, dump level $2, [0-9]+ of [0-9]+ pages dumped" <<<"$info" ||
+    fail "info does not give the compression ($comp), dump level ($2) and page counts: $info"
   check_readelf "$mp/vmcore" vmcore
   check_readelf "$mp/kcore" kcore
   if [ "$2" = 0 ]; then

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "backends/common/snapshot_builder.h"
 #include "backends/common/static_backend.h"
-#include "backends/kdump/diskdump_truncation.h"
+#include "backends/kdump/diskdump_layout.h"
 #include "backends/kdump/kdump_context.h"
 #include "backends/kdump/kdump_source.h"
 #include "kcorefs/backends/backend.h"
@@ -216,6 +216,13 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenKdump(const std::string& path,
   ReadCpus(p, parts.hints, parts.warnings);
   parts.format = absl::StrCat(shape.description.empty() ? shape.format : shape.description,
                               " (libkdumpfile)");
+  KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
+  KCOREFS_ASSIGN_OR_RETURN(std::optional<DiskdumpSummary> sum, ReadDiskdumpSummary(*file));
+  if (sum) {
+    absl::StrAppend(&parts.format, ": ", sum->compression, " compression",
+                    sum->dump_level >= 0 ? absl::StrCat(", dump level ", sum->dump_level) : "",
+                    ", ", sum->dumped, " of ", sum->pages, " pages dumped");
+  }
   parts.mtime = st.st_mtim.tv_sec;
   KCOREFS_ASSIGN_OR_RETURN(auto snap, BuildSnapshot(path, std::move(parts), config.derive));
   return std::unique_ptr<Backend>(

@@ -1,14 +1,18 @@
-// The pages of a kdump-compressed (diskdump) file whose bytes lie past the file's end: a
-// copy cut short. libkdumpfile reads such a page as whatever its descriptor's offset gives
+// What kcorefs reads of a kdump-compressed (diskdump) file's own layout (makedumpfile's
+// format: the header block, the sub-header blocks, the two page bitmaps, one 24-byte page
+// descriptor per dumpable page, then the page data), beside libkdumpfile: what `kcorefs
+// info` says of the dump, and the pages whose bytes lie past the file's end (a copy cut
+// short). libkdumpfile reads such a page as whatever its descriptor's offset gives
 // (often "unknown compression method"), so kcorefs finds them itself, from the dump's own
 // layout (makedumpfile's format: the header block, the sub-header blocks, the two page
 // bitmaps, one 24-byte page descriptor per dumpable page, then the page data), and leaves
 // them out of the views with a warning that says the file is truncated.
-#ifndef KCOREFS_BACKENDS_KDUMP_DISKDUMP_TRUNCATION_H_
-#define KCOREFS_BACKENDS_KDUMP_DISKDUMP_TRUNCATION_H_
+#ifndef KCOREFS_BACKENDS_KDUMP_DISKDUMP_LAYOUT_H_
+#define KCOREFS_BACKENDS_KDUMP_DISKDUMP_LAYOUT_H_
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -16,6 +20,16 @@
 #include "kcorefs/io/byte_source.h"
 
 namespace kcorefs::backends::kdump {
+
+// The header's account of the dump, for `kcorefs info`.
+struct DiskdumpSummary {
+  std::string compression;  // "zlib", "lzo", "snappy", "zstd", "none"; "+incomplete"
+  int dump_level = -1;      // makedumpfile -d (the sub-header's), -1: not recorded
+  uint64_t pages = 0;       // page frames the bitmaps cover (max_mapnr)
+  uint64_t dumped = 0;      // pages the dumpable bitmap holds
+};
+// nullopt for a file kcorefs cannot follow (libkdumpfile then says what is wrong).
+absl::StatusOr<std::optional<DiskdumpSummary>> ReadDiskdumpSummary(const io::ByteSource& file);
 
 struct Truncation {
   uint64_t needed = 0;  // bytes the descriptors reference (the end of the furthest page)
@@ -37,4 +51,4 @@ absl::StatusOr<std::optional<Truncation>> FindTruncation(const io::ByteSource& f
 
 }  // namespace kcorefs::backends::kdump
 
-#endif  // KCOREFS_BACKENDS_KDUMP_DISKDUMP_TRUNCATION_H_
+#endif  // KCOREFS_BACKENDS_KDUMP_DISKDUMP_LAYOUT_H_

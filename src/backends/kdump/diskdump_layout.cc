@@ -1,4 +1,4 @@
-#include "backends/kdump/diskdump_truncation.h"
+#include "backends/kdump/diskdump_layout.h"
 
 #include <algorithm>
 #include <bit>
@@ -15,17 +15,29 @@ namespace {
 // disk_dump_header fields (x86_64 layout: utsname is 6 * 65 bytes, then an 8-aligned
 // struct timeval).
 constexpr uint64_t kHeaderVersion = 8;
+constexpr uint64_t kStatus = 424;
 constexpr uint64_t kBlockSize = 428;
 constexpr uint64_t kSubHdrSize = 432;
 constexpr uint64_t kBitmapBlocks = 436;
 constexpr uint64_t kMaxMapnr = 440;
 // kdump_sub_header (version 6 and later): max_mapnr_64.
+constexpr uint64_t kSubDumpLevel = 8;
 constexpr uint64_t kSubMaxMapnr64 = 96;
 constexpr uint64_t kDescSize = 24;  // page_desc: offset, size, flags, page_flags
 
 struct Layout {
   uint64_t block = 0, bitmap_off = 0, bitmap_bytes = 0, desc_off = 0, pages = 0;
+  uint32_t status = 0;
+  int dump_level = -1;
 };
+
+// disk_dump_header.status: DUMP_DH_COMPRESSED_* bits.
+std::string CompressionName(uint32_t status) {
+  std::string out = status & 0x1 ? "zlib" : status & 0x2 ? "lzo" : status & 0x4 ? "snappy"
+                                          : status & 0x20 ? "zstd" : "none";
+  if (status & 0x8) out += " (incomplete: makedumpfile stopped before the end)";
+  return out;
+}
 
 absl::StatusOr<std::optional<Layout>> ReadLayout(const io::ByteSource& file) {
   uint8_t h[448];
@@ -33,12 +45,18 @@ absl::StatusOr<std::optional<Layout>> ReadLayout(const io::ByteSource& file) {
   KCOREFS_RETURN_IF_ERROR(file.ReadAt(0, absl::MakeSpan(h, sizeof h)));
   if (std::memcmp(h, "KDUMP   ", 8) != 0) return std::nullopt;
   Layout l;
+  l.status = base::LoadLe32(h + kStatus);
   const uint32_t version = base::LoadLe32(h + kHeaderVersion);
   l.block = base::LoadLe32(h + kBlockSize);
   const uint64_t sub = base::LoadLe32(h + kSubHdrSize), bitmap_blocks = base::LoadLe32(h + kBitmapBlocks);
   uint64_t mapnr = base::LoadLe32(h + kMaxMapnr);
   if (l.block < 512 || l.block > (1 << 20) || bitmap_blocks == 0 || bitmap_blocks % 2 != 0) {
     return std::nullopt;
+  }
+  if (sub > 0 && base::RangeWithin(l.block + kSubDumpLevel, 4, file.size())) {
+    uint8_t v[4];
+    KCOREFS_RETURN_IF_ERROR(file.ReadAt(l.block + kSubDumpLevel, absl::MakeSpan(v, 4)));
+    l.dump_level = static_cast<int>(base::LoadLe32(v));
   }
   if (version >= 6 && sub > 0 && base::RangeWithin(l.block + kSubMaxMapnr64, 8, file.size())) {
     uint8_t m[8];
@@ -74,6 +92,17 @@ absl::Status ForEachDumpable(const io::ByteSource& file, const Layout& l, Fn fn)
 }
 
 }  // namespace
+
+absl::StatusOr<std::optional<DiskdumpSummary>> ReadDiskdumpSummary(const io::ByteSource& file) {
+  KCOREFS_ASSIGN_OR_RETURN(std::optional<Layout> layout, ReadLayout(file));
+  if (!layout) return std::nullopt;
+  DiskdumpSummary s{CompressionName(layout->status), layout->dump_level, layout->pages, 0};
+  KCOREFS_RETURN_IF_ERROR(ForEachDumpable(file, *layout, [&](uint64_t, uint64_t) {
+    ++s.dumped;
+    return absl::OkStatus();
+  }));
+  return s;
+}
 
 absl::StatusOr<std::optional<Truncation>> FindTruncation(const io::ByteSource& file) {
   KCOREFS_ASSIGN_OR_RETURN(std::optional<Layout> layout, ReadLayout(file));
