@@ -6,9 +6,10 @@
 # direct-map page, dmesg) stay. `kcorefs info` and the mount's log say how many pages were
 # hidden. A VMCOREINFO lacking an entry the classifier needs is refused naming it. On a
 # live (/proc/kcore-shaped) source a page that becomes a user page after the mount reads
-# as zeros.
+# as zeros. The agent plugin with redact=user exports the vmcore view without them too.
 source "$(dirname "$0")/functions.sh"
 source "$SRCDIR/tests/checks/consumers.sh"
+source "$(dirname "$0")/nbd-lib.sh"
 KCORE_DIR=$TEST_TMP/shm
 mount_tmpfs "$KCORE_DIR"
 make_cores qemu kcore
@@ -86,6 +87,25 @@ grep -q "OFFSET(page.mapping)" <<<"$out" || fail "the refusal does not name OFFS
 [ ! -e "$TEST_TMP/refused/vmcore" ] || fail "something was mounted after the refusal"
 out=$("$KCOREFS" mount -f -o redact=all "$(mf files.qemu)" "$TEST_TMP/refused" 2>&1) && fail "redact=all accepted"
 grep -q "redact=all" <<<"$out" || fail "redact=all: $out"
+
+# The agent plugin: redact=user on the node side; the exported vmcore lacks the pages.
+PLUGIN=$(dirname "$(dirname "$KCOREFS")")/nbdkit/nbdkit-kcorefs-plugin.so
+if command -v nbdkit >/dev/null && command -v nbdcopy >/dev/null && [ -f "$PLUGIN" ]; then
+  sock=$TEST_TMP/agent.sock
+  start_nbdkit agent -r -U "$sock" "$PLUGIN" source="$(mf files.qemu)" redact=user
+  nbdcopy "$(nbd_unix_uri "$sock")" "$TEST_TMP/agent.vmcore" || fail "nbdcopy from the agent failed"
+  for m in "$user" "$cache" "$free"; do
+    ! has "$TEST_TMP/agent.vmcore" "$m" || fail "the agent with redact=user exports $m"
+  done
+  has "$TEST_TMP/agent.vmcore" "$banner" || fail "the agent with redact=user lost the banner"
+  cmp -s "$TEST_TMP/agent.vmcore" "$TEST_TMP/red-qemu/vmcore" || fail "the agent's redacted vmcore differs from the mount's"
+  rm -f "$TEST_TMP/agent.vmcore"
+  out=$(with_timeout 10 nbdkit -f -r -U "$TEST_TMP/r.sock" "$PLUGIN" source="$(mf files.qemu)" redact=pages 2>&1) &&
+    fail "the agent accepted redact=pages"
+  grep -q "redact=pages" <<<"$out" || fail "the agent's refusal of redact=pages: $out"
+else
+  note "no nbdkit/nbdcopy/plugin: the agent part is not run"
+fi
 
 # Live: the direct-map marker page becomes an anonymous page after the mount (its struct
 # page gains PAGE_MAPPING_ANON in the source); the next read serves zeros there.

@@ -90,8 +90,8 @@ c_redact_crash_tasks() {
   local out=$W/redact-crash-tasks.out
   run_crash "$W/mnt/redact-user/vmcore" "$out" "$CRASH_B" || { cat "$out"; fail "crash failed"; }
   cat "$out"
-  grep -qE 'comm = "(init|systemd|sh)"' "$out" || fail "no init task in crash's task list"
-  grep -qE 'comm = "sh"' "$out" || fail "the marker process (sh) is not in crash's task list"
+  grep -qE 'comm = "(init|systemd)\\' "$out" || fail "no init task in crash's task list"
+  grep -qE 'comm = "sh\\' "$out" || fail "the marker process (sh) is not in crash's task list"
   grep -E '^crash: ' "$out" | grep -v 'crash: .* (no such|cannot find the)' && fail "crash reported errors"
   return 0
 }
