@@ -27,12 +27,15 @@ struct SourceOptions {
   // "" means none at all. Unset: Debian's /usr/lib/debug/boot/vmlinux-OSRELEASE if any.
   std::optional<std::string> vmlinux_file;
   backends::BackendConfig config;
+  // -o redact=user: user and free pages served as holes (backends/redact.h).
+  bool redact_user = false;
 };
 
 // Sets options.vmlinux_file from a --vmlinux argument: an existing file, made absolute,
 // or "" for none. Fails naming the path.
 absl::Status SetVmlinuxOption(absl::string_view path, SourceOptions& options);
-// Parses a -o/-O list: vmlinux=PATH is the derivation's, the rest the backend's.
+// Parses a -o/-O list: vmlinux=PATH is the derivation's, redact=user the redaction's, the
+// rest the backend's.
 absl::Status ParseSourceOptionList(absl::string_view list, SourceOptions& options);
 
 // Opens SOURCE, reading `--vmcoreinfo FILE` into the config first.

@@ -93,6 +93,8 @@ void PrintText(const Report& r) {
                 std::string(r.backend->name()).c_str(), r.backend->live() ? ", live" : "");
     std::printf("format:           %s\n", s.format.c_str());
     std::printf("views:            %s\n", elf::ViewNames(&s).c_str());
+    std::printf("redaction:        %s\n",
+                s.redaction.has_value() ? s.redaction->Describe().c_str() : "off");
   }
   std::printf("arch:             %s\n", std::string(f.arch->name).c_str());
   std::printf("release:          %s\n", f.osrelease.c_str());
@@ -153,6 +155,17 @@ Json ToJson(const Report& r) {
         if (t->applies(s)) views.push_back(std::string(t->name));
       }
       j["views"] = views;
+      if (s.redaction.has_value()) {
+        const backends::Redaction& red = *s.redaction;
+        j["redaction"] = {{"mode", "user"},
+                          {"hidden_pages", red.hidden_pages()},
+                          {"user_pages", red.user_pages},
+                          {"free_pages", red.free_pages},
+                          {"unreadable_pages", red.unreadable_pages},
+                          {"recheck_on_read", red.recheck_on_read}};
+      } else {
+        j["redaction"] = nullptr;
+      }
     }
     j["arch"] = std::string(f.arch->name);
     j["release"] = f.osrelease;

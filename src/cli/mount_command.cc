@@ -37,7 +37,8 @@ constexpr char kMountUsage[] =
     "                          gid=N, mode=OCTAL (default 0400),\n"
     "                          nonempty, splice, nosplice, readahead=KIB, direct_io,\n"
     "                          threads=N (default 16), clone_fd, timeout=SECONDS\n"
-    "                          (each read's deadline, default 30), vmlinux=PATH;\n"
+    "                          (each read's deadline, default 30), vmlinux=PATH,\n"
+    "                          redact=user (user and free pages as holes: docs/security.md);\n"
     "                          any other\n"
     "                          KEY[=VALUE] is the backend's (`kcorefs backends`)\n"
     "      --fuse-fd-socket PATH   serve the mount `kcorefs premount MNT PATH` made (then\n"
@@ -233,6 +234,9 @@ int MountCommand(int argc, char** argv) {
         auto backend = OpenSource(source, source_opts);
         if (!backend.ok()) return backend;
         auto snap = (*backend)->Current();
+        if (snap.ok() && (*snap)->redaction.has_value()) {
+          base::LogInfo((*snap)->redaction->Describe());
+        }
         if (snap.ok()) {
           // When gdb needs more than `gdb vmlinux MNT/kcore`, say exactly what, for this mount.
           elf::GdbAdvice gdb = elf::AdviseGdb(**snap, shown, (*snap)->facts.vmlinux != nullptr);

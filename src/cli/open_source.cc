@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
+#include "kcorefs/backends/redact.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/io/small_file.h"
 
@@ -37,6 +38,12 @@ absl::Status ParseSourceOptionList(absl::string_view list, SourceOptions& option
   for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipEmpty())) {
     if (absl::ConsumePrefix(&item, "vmlinux=")) {
       if (absl::Status s = SetVmlinuxOption(item, options); !s.ok()) return s;
+    } else if (absl::ConsumePrefix(&item, "redact=")) {
+      if (item != "user") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "redact=", item, ": unknown redaction; the one there is is redact=user"));
+      }
+      options.redact_user = true;
     } else if (absl::Status s = options.config.ParseList(item); !s.ok()) {
       return s;
     }
@@ -53,7 +60,9 @@ absl::StatusOr<std::unique_ptr<backends::Backend>> OpenSource(const std::string&
     options.config.derive.vmcoreinfo_override = std::move(*text);
     options.config.derive.vmcoreinfo_override_name = *options.vmcoreinfo_file;
   }
-  return backends::OpenBackend(source, options.config);
+  auto backend = backends::OpenBackend(source, options.config);
+  if (!backend.ok() || !options.redact_user) return backend;
+  return backends::NewRedactingBackend(std::move(*backend));
 }
 
 std::string BackendsText(bool with_keys) {

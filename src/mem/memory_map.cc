@@ -115,4 +115,33 @@ uint64_t MemoryMap::TotalPhysBytes() const {
   return total;
 }
 
+MemoryMap MemoryMap::WithoutPhys(absl::Span<const std::pair<uint64_t, uint64_t>> holes) const {
+  MemoryMap out;
+  out.virtual_ = virtual_;
+  out.physical_.reserve(physical_.size() + holes.size());
+  // Both lists are sorted: one pass, the first hole that may touch a segment carried on.
+  size_t h = 0;
+  for (const Segment& seg : physical_) {
+    while (h < holes.size() && holes[h].second <= seg.start) ++h;
+    uint64_t at = seg.start;
+    // Emits [at, to) of `seg`, keeping its data/zero split and source offset.
+    auto emit = [&](uint64_t to) {
+      if (to <= at) return;
+      Segment piece = seg;
+      piece.start = at;
+      piece.size = to - at;
+      uint64_t data_end = seg.start + seg.data_size;
+      piece.data_size = data_end <= at ? 0 : std::min(data_end, to) - at;
+      piece.source_offset = seg.source_offset + (at - seg.start);
+      out.physical_.push_back(std::move(piece));
+    };
+    for (size_t k = h; k < holes.size() && holes[k].first < seg.end(); ++k) {
+      emit(std::max(holes[k].first, at));
+      at = std::max(at, std::min(holes[k].second, seg.end()));
+    }
+    emit(seg.end());
+  }
+  return out;
+}
+
 }  // namespace kcorefs::mem

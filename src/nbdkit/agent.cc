@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "kcorefs/backends/redact.h"
 #include "kcorefs/base/checked_math.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
@@ -75,6 +76,12 @@ absl::Status SetOption(absl::string_view key, absl::string_view value, AgentOpti
     backends::BackendConfig c;
     c.Set("allow_plain_tcp", v);
     KCOREFS_ASSIGN_OR_RETURN(options.allow_plain_tcp, c.GetBool("allow_plain_tcp", false));
+  } else if (key == "redact") {
+    if (v != "user") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("redact=", v, ": unknown redaction; the one there is is redact=user"));
+    }
+    options.redact_user = true;
   } else {
     options.config.Set(key, value);
   }
@@ -93,6 +100,7 @@ std::string HelpText() {
       "vmlinux=PATH       the kernel's vmlinux (\"\" for none)\n"
       "vmcoreinfo=FILE    use FILE's VMCOREINFO text instead of the source's\n"
       "allow_plain_tcp=1  serve TCP clients without TLS too (refused by default)\n"
+      "redact=user        user and free pages as holes (docs/security.md, Redaction)\n"
       "KEY=VALUE          any other key goes to the source's backend:\n");
   for (const backends::BackendFactory* f : backends::Backends()) {
     for (const backends::ConfigKey& k : f->keys()) {
@@ -171,6 +179,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Open(AgentOptions options) {
   }
   auto agent = std::unique_ptr<Agent>(new Agent());
   KCOREFS_ASSIGN_OR_RETURN(agent->backend_, backends::OpenBackend(options.source, config));
+  if (options.redact_user) {
+    KCOREFS_ASSIGN_OR_RETURN(agent->backend_, backends::NewRedactingBackend(std::move(agent->backend_)));
+  }
   agent->options_ = std::move(options);
   // Build the view now: a view that does not apply to this source (coreimage of a dump)
   // or a source whose layout cannot be served fails startup, not the first connection.

@@ -31,6 +31,7 @@ struct AgentOptions {
   std::optional<std::string> vmlinux;      // vmlinux=PATH ("" = none)
   std::optional<std::string> vmcoreinfo;   // vmcoreinfo=FILE
   bool allow_plain_tcp = false;            // allow_plain_tcp=1: serve TCP without TLS too
+  bool redact_user = false;                // redact=user: user and free pages as holes
   backends::BackendConfig config;          // the backend's keys
 };
 

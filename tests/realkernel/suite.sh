@@ -30,6 +30,7 @@ source "$HERE/../../contrib/vm/vm.sh"
 source "$HERE/checks_kmemdump.sh"   # kmemdump region sets (issue 10)
 source "$HERE/checks_kaslr.sh"
 source "$HERE/checks_truncation.sh"
+source "$HERE/checks_redact.sh"     # -o redact=user (issue 11)
 : "${CHECK_TIMEOUT:=300}"   # for the consumer checks shared with the integration tests
 
 RESULTS_FD=
@@ -451,6 +452,7 @@ for s in "${SOURCES[@]}"; do for c in "${CHECKS[@]}"; do PLANNED+=("$s/$c"); don
 PLANNED+=(live/bytes-read dumps/kdump-zlib "${KMD_CHECKS[@]}" kaslr/find kaslr/overlap-gdb
           dump-vmcoreinfo/gdb-vmlinux-view dump-novmcoreinfo/gdb-vmlinux-view)
 PLANNED+=("${TRUNC_CHECKS[@]}")  # checks_truncation.sh
+PLANNED+=("${REDACT_CHECKS[@]}")  # checks_redact.sh
 source "$HERE/checks_kdump.sh"
 source "$HERE/checks_formats.sh"
 source "$HERE/checks_nbd.sh"   # live, live-guest, nbd/* (issue 9)
@@ -545,6 +547,8 @@ run_kmemdump_checks "$W/g1-elf.core" "kcorefs-realkernel-marker $MARK_BASE-g1"
 
 # The agent plugin over TLS on loopback, then the live guest: its /proc/kcore through stock
 # nbdkit and kcorefs here (live, nbd/*), and its own kcorefs (live-guest); checks_nbd.sh.
+# redact=user: a fresh dump of g1 with a marker process (checks_redact.sh).
+run_redact_checks
 run_nbd_plugin_checks
 run_live_checks
 [ -d "$W/live" ] && source_times live

@@ -120,6 +120,8 @@ PA_MEMSEC_ROOT = 0x1500000
 PA_MEMSEC_ARRAY = 0x1504000
 PA_VMEMMAP = 0x4000000           # 2 MiB aligned
 PA_FREE_BLOCK = 0x6000000        # order-10 (4 MiB) free buddy block
+PA_USER_PAGE = 0x6400000         # an anonymous page (page.mapping | PAGE_MAPPING_ANON)
+PA_CACHE_PAGE = 0x6401000        # a page-cache page (PG_lru, page.mapping an address_space)
 PA_HOTPLUG = 0x100000000         # the first --hotplug-blocks block
 MEMORY_BLOCK = 128 << 20         # x86_64's memory block (section) size
 
@@ -129,6 +131,8 @@ DIRECT_MARK = "KCOREFS_DIRECT_MAP_MARKER"
 VMALLOC_MARK = "KCOREFS_VMALLOC_MARKER"
 IMAGE_END_MARK = "KCOREFS_IMAGE_END_MARKER"
 FREE_MARK = "KCOREFS_FREE_PAGE_MARKER"
+USER_MARK = "KCOREFS_USER_PAGE_MARKER"
+CACHE_MARK = "KCOREFS_CACHE_PAGE_MARKER"
 DMESG_LINES = ["Linux version %s" % OSRELEASE,
                "kcorefs: synthetic dmesg KCOREFS_DMESG_MARKER",
                "kcorefs: last line"]
@@ -263,6 +267,7 @@ class Kernel:
         self.reserve(PA_MEMSEC_ROOT, 0x10000)
         self.reserve(PA_VMEMMAP, self.ram_size // PAGE * SIZE_PAGE)
         self.reserve(PA_FREE_BLOCK, 1024 * PAGE)
+        self.reserve(PA_USER_PAGE, 2 * PAGE)
         for start, end in self.ram:
             if (start, end) in self.hotplug:
                 end = start + (1 << 20)
@@ -346,6 +351,14 @@ class Kernel:
         mem.write(head + 48, struct.pack("<i", PG_FLAGS["PAGE_BUDDY_MAPCOUNT_VALUE"]))
         for i in range(1024):
             mem.write(PA_FREE_BLOCK + i * PAGE, FREE_MARK.encode())
+        # A process's anonymous page and a page-cache page (what -o redact=user hides).
+        user = PA_VMEMMAP + (PA_USER_PAGE // PAGE) * SIZE_PAGE
+        mem.write(user + 24, u64(self.dm(0x1600000) | 1))
+        mem.write(PA_USER_PAGE, USER_MARK.encode())
+        cache = PA_VMEMMAP + (PA_CACHE_PAGE // PAGE) * SIZE_PAGE
+        mem.write(cache, u64(1 << PG_FLAGS["PG_lru"]))
+        mem.write(cache + 24, u64(self.dm(0x1601000)))
+        mem.write(PA_CACHE_PAGE, CACHE_MARK.encode())
         # A few in-use pages with a refcount, so not every struct page is zero.
         for pfn in range(0x100, 0x200):
             mem.write(PA_VMEMMAP + pfn * SIZE_PAGE + 52, struct.pack("<I", 1))
@@ -761,6 +774,9 @@ def main():
         "dmesg_marker": "KCOREFS_DMESG_MARKER",
         "free_page_marker": FREE_MARK,
         "free_block": [hx(PA_FREE_BLOCK), hx(PA_FREE_BLOCK + 1024 * PAGE)],
+        "user_page_marker": USER_MARK,
+        "cache_page_marker": CACHE_MARK,
+        "user_pages": [hx(PA_USER_PAGE), hx(PA_CACHE_PAGE + PAGE)],
         "tag_interval": TAG_INTERVAL,
         "nr_cpus": NR_CPUS,
         "prstatus_pids": [100 + c for c in range(NR_CPUS)],

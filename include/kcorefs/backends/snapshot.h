@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,20 @@ struct RegionImage {
   bool section_names = false;
 };
 
+// What `-o redact=user` hid in a snapshot (docs/security.md, "Redaction").
+struct Redaction {
+  uint64_t user_pages = 0;        // anonymous, page cache, swap cache, hugetlb
+  uint64_t free_pages = 0;        // free buddy blocks
+  uint64_t unreadable_pages = 0;  // no readable struct page
+  uint64_t page_size = 4096;
+  // A volatile source: every page read is checked again and served as zeros when it has
+  // become a user (or free) page since the snapshot was classified.
+  bool recheck_on_read = false;
+  uint64_t hidden_pages() const { return user_pages + free_pages + unreadable_pages; }
+  // "redaction: user pages hidden: 1234 pages (4.8 MiB): 1000 user, 200 free, 34 unreadable"
+  std::string Describe() const;
+};
+
 struct Snapshot {
   uint64_t epoch = 0;   // bumped whenever the map changes (memory hotplug, regions)
   int64_t mtime = 0;    // seconds; when this epoch began (live) or the dump's mtime
@@ -56,6 +71,8 @@ struct Snapshot {
   std::vector<std::string> extra_views;
   // The coreimage layout of a region set (null for every other source).
   std::shared_ptr<const RegionImage> region_image;
+  // Set when the map had user pages cut out of it (-o redact=user).
+  std::optional<Redaction> redaction;
 };
 
 }  // namespace kcorefs::backends

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -59,6 +60,10 @@ class MemoryMap {
   // Index of the segment holding `paddr`, or -1.
   int FindPhys(uint64_t paddr) const;
   uint64_t TotalPhysBytes() const;
+  // This map with the physical ranges in `holes` (sorted, disjoint [first, second)) cut
+  // out of its segments: reads there fault, as in a filtered dump, and the views leave
+  // them out of their PT_LOADs. Virtual-only segments are kept as they are.
+  MemoryMap WithoutPhys(absl::Span<const std::pair<uint64_t, uint64_t>> holes) const;
 
  private:
   std::vector<Segment> physical_;
