@@ -3,14 +3,11 @@
 #include <elf.h>
 
 #include "absl/strings/str_cat.h"
-#include "kernel/arch/unimplemented.h"
+#include "kernel/arch/aarch64.h"
 #include "kernel/arch/x86_64.h"
 
 namespace kcorefs::kernel {
 namespace {
-
-// VMCOREINFO keys drgn refuses a core without, whatever the architecture.
-constexpr absl::string_view kToolKeys[] = {"OSRELEASE", "PAGESIZE", "SYMBOL(swapper_pg_dir)"};
 
 constexpr Arch kArches[] = {
     {
@@ -28,19 +25,17 @@ constexpr Arch kArches[] = {
         .classify_segment = x86_64::ClassifySegment,
     },
     {
-        // The arm64 derivations (kimage_voffset, VA_BITS, its page tables) are not written
-        // yet; the row's facts let messages name the architecture.
         .name = "aarch64",
         .e_machine = EM_AARCH64,
         .page_size = 4096,
         .max_phys_bits = 52,
         // 392 bytes, pr_pid at 32, pr_reg (34 registers: x0-x30, sp, pc, pstate) at 112.
         .prstatus = {.size = 392, .pid_offset = 32, .reg_offset = 112, .reg_count = 34},
-        .required_vmcoreinfo_keys = kToolKeys,
-        .check_supported = unimplemented::CheckSupported,
-        .derive_layout = unimplemented::DeriveLayout,
-        .new_page_table_walker = unimplemented::NewPageTableWalker,
-        .classify_segment = unimplemented::ClassifySegment,
+        .required_vmcoreinfo_keys = aarch64::kRequiredVmcoreinfoKeys,
+        .check_supported = aarch64::CheckSupported,
+        .derive_layout = aarch64::DeriveLayout,
+        .new_page_table_walker = aarch64::NewPageTableWalker,
+        .classify_segment = aarch64::ClassifySegment,
     },
 };
 

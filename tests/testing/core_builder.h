@@ -134,6 +134,44 @@ struct TestKernel {
   }
 };
 
+// An arm64 VMCOREINFO (arch/arm64/kernel/crash_core.c's keys: kimage_voffset and
+// PHYS_OFFSET printed 0x%llx) for a 48-bit VA, 6.1 kernel.
+inline std::string TestVmcoreinfoArm64(uint64_t kaslr, uint64_t kimage_voffset, uint64_t phys_offset,
+                                       uint64_t swapper_pg_dir, uint64_t stext) {
+  char buf[1024];
+  std::snprintf(buf, sizeof(buf),
+                "OSRELEASE=6.1.0-test-arm64\nPAGESIZE=4096\nSYMBOL(_stext)=%llx\n"
+                "SYMBOL(swapper_pg_dir)=%llx\nNUMBER(VA_BITS)=48\nNUMBER(kimage_voffset)=0x%llx\n"
+                "NUMBER(PHYS_OFFSET)=0x%llx\nKERNELOFFSET=%llx\nNUMBER(TCR_EL1_T1SZ)=16\n",
+                static_cast<unsigned long long>(stext), static_cast<unsigned long long>(swapper_pg_dir),
+                static_cast<unsigned long long>(kimage_voffset),
+                static_cast<unsigned long long>(phys_offset), static_cast<unsigned long long>(kaslr));
+  return buf;
+}
+
+// The arm64 counterpart of TestKernel: 4 MiB of RAM at physical 0x40000000 (QEMU virt's
+// PHYS_OFFSET), linear map at PAGE_OFFSET 0xffff000000000000, the image's first 2 MiB at
+// KIMAGE_VADDR (6.1: 0xffff800008000000) + KASLR, physically at the start of RAM.
+struct TestKernelArm64 {
+  static constexpr uint64_t kKaslr = 0x2e00000;
+  static constexpr uint64_t kPhysOffset = 0x40000000;
+  static constexpr uint64_t kPageOffset = 0xffff000000000000ull;
+  static constexpr uint64_t kRamSize = 4 << 20;
+  static constexpr uint64_t kText = 0xffff800008000000ull + kKaslr;
+  static constexpr uint64_t kImageVoffset = kText - kPhysOffset;
+
+  static CoreBuilder Kdump() {
+    CoreBuilder b;
+    b.e_machine = EM_AARCH64;
+    b.notes = Note("VMCOREINFO", 0,
+                   TestVmcoreinfoArm64(kKaslr, kImageVoffset, kPhysOffset, kText + 0x100000,
+                                       kText + 0x10000));
+    b.loads.push_back({kText, kPhysOffset, 2 << 20, TestKernel::Pattern(kPhysOffset, 2 << 20)});
+    b.loads.push_back({kPageOffset, kPhysOffset, kRamSize, TestKernel::Pattern(kPhysOffset, kRamSize)});
+    return b;
+  }
+};
+
 }  // namespace kcorefs::testing
 
 #endif  // KCOREFS_TESTS_TESTING_CORE_BUILDER_H_

@@ -30,28 +30,94 @@ TEST(ArchTest, LookupGivesTheX86_64RowWithItsFacts) {
   EXPECT_EQ(ArchByName("x86_64"), a);
 }
 
-TEST(ArchTest, Aarch64HasARowButItsLookupIsUnimplemented) {
-  const Arch* row = ArchByMachine(EM_AARCH64);
-  ASSERT_NE(row, nullptr);
-  EXPECT_EQ(row->name, "aarch64");
-  auto a = LookupArch(EM_AARCH64);
-  ASSERT_FALSE(a.ok());
-  EXPECT_EQ(a.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(a.status().message(),
-            "kcorefs derives the kernel layout of x86_64 only; aarch64 is not supported yet");
+TEST(ArchTest, LookupGivesTheAarch64RowWithItsFacts) {
+  KCOREFS_ASSERT_OK_AND_ASSIGN(const Arch* a, LookupArch(EM_AARCH64));
+  EXPECT_EQ(a->name, "aarch64");
+  EXPECT_EQ(a->prstatus.size, 392u);
+  EXPECT_EQ(a->prstatus.reg_offset, 112u);
+  EXPECT_EQ(a->prstatus.reg_count, 34u);
+  EXPECT_EQ(ArchByName("aarch64"), a);
 }
 
-// Whatever is asked of an architecture without derivations, the answer is the same.
-TEST(ArchTest, EveryAarch64HookIsUnimplemented) {
+// A 6.1 arm64 kernel in QEMU's shape (RAM with p_vaddr 0): the linear map from VA_BITS
+// and PHYS_OFFSET, the image found through swapper_pg_dir across the unmapped 64 KiB
+// head before _stext and the padding between its segments.
+TEST(ArchTest, Aarch64DerivesLinearMapAndImageFromPageTables) {
+  constexpr uint64_t kRam = 0x40000000;
+  constexpr uint64_t kKaslr = 0x2e00000;
+  constexpr uint64_t kText = 0xffff800008000000ull + kKaslr;
+  constexpr uint64_t kImagePhys = kRam + 0x200000;
+  constexpr uint64_t kVoffset = kText - kImagePhys;
+  constexpr uint64_t kTop = kRam + 0x100000;  // swapper_pg_dir
+  std::string ram(8 << 20, '\0');
+  testing::PageTableBuilder b(&ram, kTop, kRam + 0x101000, 4, /*arm64=*/true, kRam);
+  // _stext.._etext, then after a 64 KiB gap the rest, in 4 KiB pages; then a 2 MiB block.
+  for (uint64_t off = 0x10000; off < 0x100000; off += 0x1000) b.Map(kText + off, kImagePhys + off, 0x1000);
+  for (uint64_t off = 0x110000; off < 0x200000; off += 0x1000) b.Map(kText + off, kImagePhys + off, 0x1000);
+  b.Map(kText + 0x200000, kImagePhys + 0x200000, 2 << 20);
+  // Something else far above, physically elsewhere: not the image.
+  b.Map(kText + 0x400000, kRam, 0x1000);
+  auto src = std::make_shared<io::BufferByteSource>("ram", ram);
+  auto map = mem::MemoryMap::Create({mem::Segment{kRam, ram.size(), ram.size(), src, 0}}, {});
+  ASSERT_TRUE(map.ok());
+  KCOREFS_ASSERT_OK_AND_ASSIGN(
+      Vmcoreinfo v, Vmcoreinfo::Parse(testing::TestVmcoreinfoArm64(kKaslr, kVoffset, kRam,
+                                                                   kTop + kVoffset, kText + 0x10000)));
+  const Arch& a = *ArchByMachine(EM_AARCH64);
+  KCOREFS_ASSERT_OK_AND_ASSIGN(KernelLayout l, a.DeriveLayout({*map, v, "test", std::nullopt, std::nullopt}));
+  EXPECT_EQ(l.kaslr_offset, kKaslr);
+  // (paddr - PHYS_OFFSET) | 0xffff000000000000
+  EXPECT_EQ(l.direct_map_base + kRam, 0xffff000000000000ull);
+  EXPECT_EQ(l.image.vaddr, kText);
+  EXPECT_EQ(l.image.paddr, kImagePhys);
+  EXPECT_EQ(l.image.size, 0x400000u);
+  KCOREFS_ASSERT_OK_AND_ASSIGN(auto walker, a.NewPageTableWalker(*map, v));
+  KCOREFS_ASSERT_OK_AND_ASSIGN(Translation t, walker->Translate(kText + 0x212345));
+  EXPECT_EQ(t.paddr, kImagePhys + 0x212345);
+  EXPECT_EQ(t.page_size, 2u << 20);
+  EXPECT_TRUE(absl::IsNotFound(walker->Translate(kText).status()));
+}
+
+TEST(ArchTest, Aarch64RefusesWhatItCannotPlaceNamingTheKey) {
   const Arch& a = *ArchByMachine(EM_AARCH64);
   mem::MemoryMap map;
-  KCOREFS_ASSERT_OK_AND_ASSIGN(Vmcoreinfo v, Vmcoreinfo::Parse("OSRELEASE=6.1\n"));
-  EXPECT_EQ(a.CheckSupported().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(a.DeriveLayout({map, v, "test", std::nullopt, std::nullopt}).status().code(),
-            absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(a.NewPageTableWalker(map, v).status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(a.ClassifySegment(0xffff000000000000ull, 0x40000000).status().code(),
-            absl::StatusCode::kUnimplemented);
+  auto derive = [&](const std::string& text) {
+    auto v = Vmcoreinfo::Parse(text);
+    EXPECT_TRUE(v.ok());
+    return a.DeriveLayout({map, *v, "test", std::nullopt, std::nullopt}).status();
+  };
+  std::string good = testing::TestVmcoreinfoArm64(0, 0xffff7fffc8000000ull, 0x40000000,
+                                                  0xffff800009000000ull, 0xffff800008010000ull);
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  absl::Status s = derive(with("NUMBER(VA_BITS)=48", "NUMBER(VA_BITS)=52"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(s.message().find("VA_BITS)=52"), absl::string_view::npos) << s;
+  s = derive(with("PAGESIZE=4096", "PAGESIZE=65536"));
+  EXPECT_NE(s.message().find("4 KiB pages only"), absl::string_view::npos) << s;
+  s = derive(with("OSRELEASE=6.1.0", "OSRELEASE=4.19.0"));
+  EXPECT_NE(s.message().find("5.4 and later"), absl::string_view::npos) << s;
+  s = derive(with("NUMBER(kimage_voffset)=0x", "NUMBER(kimage_voffset)=zz"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("kimage_voffset"), absl::string_view::npos) << s;
+  // No memory at all: the image cannot be found, and the message says where it looked.
+  s = derive(good);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("swapper_pg_dir"), absl::string_view::npos) << s;
+}
+
+TEST(ArchTest, Aarch64ClassifiesKcoreAndQemuSegments) {
+  const Arch& a = *ArchByMachine(EM_AARCH64);
+  auto cls = [&](uint64_t va, uint64_t pa) { return *a.ClassifySegment(va, pa); };
+  EXPECT_EQ(cls(0xffff000000000000ull, 0x40000000), SegmentClass::kDirectMapRam);
+  EXPECT_EQ(cls(0xffffff8000000000ull, 0x40000000), SegmentClass::kDirectMapRam);  // 39-bit
+  EXPECT_EQ(cls(0xffff80000a000000ull, 0x40200000), SegmentClass::kKernelImage);
+  EXPECT_EQ(cls(0, 0x40000000), SegmentClass::kOtherRam);
+  EXPECT_EQ(cls(0xffff800080000000ull, kNoAddr), SegmentClass::kVirtualOnly);
+  EXPECT_EQ(cls(0, kNoAddr), SegmentClass::kUnaddressable);
 }
 
 TEST(ArchTest, AnUnknownMachineIsUnimplementedNamingWhatIsSupported) {
@@ -60,18 +126,7 @@ TEST(ArchTest, AnUnknownMachineIsUnimplementedNamingWhatIsSupported) {
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_NE(a.status().message().find("ELF machine 21"), absl::string_view::npos);
-  EXPECT_NE(a.status().message().find("x86_64 only"), absl::string_view::npos);
-}
-
-// Derivation refuses aarch64 before looking for VMCOREINFO: no scan of memory, no list of
-// x86_64 keys it lacks.
-TEST(ArchTest, DeriveKernelFactsRefusesAarch64First) {
-  KernelHints hints;
-  hints.arch = ArchByMachine(EM_AARCH64);
-  auto f = DeriveKernelFacts(mem::MemoryMap(), hints, {});
-  ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(f.status().message().find("init_top_pgt"), absl::string_view::npos);
+  EXPECT_NE(a.status().message().find("x86_64, aarch64 only"), absl::string_view::npos);
 }
 
 TEST(ArchTest, RequiredKeysArePerArchitecture) {
@@ -85,7 +140,10 @@ TEST(ArchTest, RequiredKeysArePerArchitecture) {
     EXPECT_TRUE(has(x86, key)) << key;
   }
   const Arch& arm = *ArchByMachine(EM_AARCH64);
-  EXPECT_TRUE(has(arm, "OSRELEASE"));
+  for (absl::string_view key : {"OSRELEASE", "NUMBER(VA_BITS)", "NUMBER(kimage_voffset)",
+                                "NUMBER(PHYS_OFFSET)", "KERNELOFFSET"}) {
+    EXPECT_TRUE(has(arm, key)) << key;
+  }
   EXPECT_FALSE(has(arm, "SYMBOL(init_top_pgt)"));
 }
 

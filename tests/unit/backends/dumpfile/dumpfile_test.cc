@@ -14,6 +14,7 @@ namespace {
 
 using testing::CoreBuilder;
 using testing::TestKernel;
+using testing::TestKernelArm64;
 
 class DumpfileTest : public ::testing::Test {
  protected:
@@ -74,14 +75,9 @@ TEST_F(DumpfileTest, ExecutableIsNotACore) {
   ExpectMessageHas(b.status(), "not ET_CORE");
 }
 
-TEST_F(DumpfileTest, Aarch64CoreIsReportedAsNotYetSupported) {
-  CoreBuilder c = TestKernel::Kdump();
-  c.e_machine = EM_AARCH64;
-  auto b = Open(c);
-  ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnimplemented);
-  ExpectMessageHas(b.status(), "ELF machine 183 (aarch64)");
-  ExpectMessageHas(b.status(), "x86_64 only; aarch64 is not supported yet");
+TEST_F(DumpfileTest, Aarch64CoreOpens) {
+  auto b = Open(TestKernelArm64::Kdump());
+  KCOREFS_ASSERT_OK(b.status());
 }
 
 TEST_F(DumpfileTest, UnknownMachineIsReportedAsNotSupported) {
