@@ -7,7 +7,7 @@ BUILD_DEPS=(meson ninja-build pkg-config g++ go-md2man libfuse3-dev fuse3 libabs
             nlohmann-json3-dev nettle-dev libsnappy-dev)
 TOOL_DEPS=(man-db elfutils binutils gdb crash makedumpfile python3 python3-drgn nbdkit libnbd-bin
            qemu-system-x86 busybox-static cpio kmod xz-utils zstd procps psmisc valgrind
-           iproute2 util-linux systemd)
+           iproute2 util-linux systemd podman runc mmdebstrap uidmap python3-yaml)
 missing=()
 for p in "${BUILD_DEPS[@]}" "${TOOL_DEPS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
