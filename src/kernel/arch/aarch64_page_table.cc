@@ -1,5 +1,7 @@
 #include "kernel/arch/aarch64_page_table.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "kcorefs/base/errors.h"
 #include "kcorefs/base/status_macros.h"
@@ -24,7 +26,10 @@ Arm64PageTable::Arm64PageTable(const mem::MemoryMap& map, uint64_t top_paddr, in
 absl::StatusOr<Translation> Arm64PageTable::Translate(uint64_t vaddr) const {
   uint64_t table = top_;
   for (int level = levels_; level >= 1; --level) {
-    uint64_t index = (vaddr >> Shift(level)) & 511;
+    // The top level holds 2^(va_bits - shift) entries, fewer than 512 when VA_BITS is not
+    // 39 or 48; the bits above VA_BITS (all ones in the TTBR1 half) do not index it.
+    const int index_bits = level == levels_ ? std::min(9, va_bits_ - Shift(level)) : 9;
+    uint64_t index = (vaddr >> Shift(level)) & ((uint64_t{1} << index_bits) - 1);
     KCOREFS_ASSIGN_OR_RETURN(uint64_t entry, map_.ReadPhysU64(table + index * 8));
     bool block = !(entry & kTableOrPage);
     if (!(entry & kValid) || (level == 1 && block) || (block && level > 3)) {
