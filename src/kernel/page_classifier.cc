@@ -22,7 +22,7 @@ constexpr uint64_t kMaxBuddyOrder = 20;
 
 uint64_t LoadU64(absl::Span<const uint8_t> b, uint64_t off) {
   uint64_t v = 0;
-  if (off + 8 <= b.size()) std::memcpy(&v, b.data() + off, 8);
+  if (off <= b.size() && b.size() - off >= 8) std::memcpy(&v, b.data() + off, 8);
   return v;
 }
 
@@ -75,9 +75,12 @@ absl::StatusOr<PageLayout> PageLayout::FromVmcoreinfo(const Vmcoreinfo& vi) {
                              {"OFFSET(page.mapping)", l.off_mapping},
                              {"OFFSET(page.private)", l.off_private},
                              {"OFFSET(page.compound_head)", l.off_compound_head}}) {
-      if (off + 8 > l.struct_size) bad.push_back(name);
+      // Compared without adding: a negative OFFSET wraps to near 2^64.
+      if (off > l.struct_size || l.struct_size - off < 8) bad.push_back(name);
     }
-    if (l.off_mapcount + 4 > l.struct_size) bad.push_back("OFFSET(page._mapcount)");
+    if (l.off_mapcount > l.struct_size || l.struct_size - l.off_mapcount < 4) {
+      bad.push_back("OFFSET(page._mapcount)");
+    }
     if (l.pg_lru < 0 || l.pg_lru > 63) bad.push_back("NUMBER(PG_lru)");
     if (l.pg_swapcache < 0 || l.pg_swapcache > 63) bad.push_back("NUMBER(PG_swapcache)");
     if (!bad.empty()) {
@@ -106,7 +109,9 @@ PageStruct PageStruct::Parse(const PageLayout& l, absl::Span<const uint8_t> b) {
   PageStruct p;
   p.flags = LoadU64(b, l.off_flags);
   p.mapping = LoadU64(b, l.off_mapping);
-  if (l.off_mapcount + 4 <= b.size()) std::memcpy(&p.mapcount, b.data() + l.off_mapcount, 4);
+  if (l.off_mapcount <= b.size() && b.size() - l.off_mapcount >= 4) {
+    std::memcpy(&p.mapcount, b.data() + l.off_mapcount, 4);
+  }
   p.private_value = LoadU64(b, l.off_private);
   p.compound_head = LoadU64(b, l.off_compound_head);
   return p;
