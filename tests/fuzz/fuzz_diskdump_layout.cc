@@ -13,8 +13,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   kcorefs::io::BufferByteSource file("fuzz.kdump", std::string(reinterpret_cast<const char*>(data), size));
   auto sum = kcorefs::backends::kdump::ReadDiskdumpSummary(file);
-  if (sum.ok() && sum->has_value()) KCOREFS_FUZZ_CHECK((*sum)->dumped <= (*sum)->pages);
-  auto t = kcorefs::backends::kdump::FindTruncation(file);
+  if (!sum.ok() || !sum->has_value()) return 0;
+  KCOREFS_FUZZ_CHECK((*sum)->dumped <= (*sum)->pages);
+  auto t = kcorefs::backends::kdump::FindTruncation(file, **sum);
   if (!t.ok() || !t->has_value()) return 0;
   uint64_t pages = 0, last = 0;
   for (const auto& [first, end] : (*t)->missing) {

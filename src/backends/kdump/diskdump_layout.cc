@@ -104,16 +104,13 @@ absl::StatusOr<std::optional<DiskdumpSummary>> ReadDiskdumpSummary(const io::Byt
   return s;
 }
 
-absl::StatusOr<std::optional<Truncation>> FindTruncation(const io::ByteSource& file) {
+absl::StatusOr<std::optional<Truncation>> FindTruncation(const io::ByteSource& file,
+                                                        const DiskdumpSummary& summary) {
   KCOREFS_ASSIGN_OR_RETURN(std::optional<Layout> layout, ReadLayout(file));
   if (!layout) return std::nullopt;
   const Layout& l = *layout;
   const uint64_t size = file.size();
-  uint64_t count = 0;
-  KCOREFS_RETURN_IF_ERROR(ForEachDumpable(file, l, [&](uint64_t, uint64_t) {
-    ++count;
-    return absl::OkStatus();
-  }));
+  const uint64_t count = summary.dumped;  // counted by ReadDiskdumpSummary's bitmap walk
   if (count == 0) return std::nullopt;
   // One descriptor, or nullopt when it is past the end.
   auto desc_end = [&](uint64_t i) -> absl::StatusOr<std::optional<uint64_t>> {

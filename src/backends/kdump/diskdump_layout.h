@@ -47,7 +47,9 @@ inline constexpr uint64_t kFullScanBytes = 64 << 20;
 // nullopt when every page's bytes are in the file, or the file is not a diskdump whose
 // header kcorefs can follow (libkdumpfile then says what is wrong). The work is bounded by
 // the file: the bitmap and descriptors read are in it.
-absl::StatusOr<std::optional<Truncation>> FindTruncation(const io::ByteSource& file);
+// `summary` is ReadDiskdumpSummary's for the same file (its count of dumped pages).
+absl::StatusOr<std::optional<Truncation>> FindTruncation(const io::ByteSource& file,
+                                                        const DiskdumpSummary& summary);
 
 }  // namespace kcorefs::backends::kdump
 

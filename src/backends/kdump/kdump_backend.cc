@@ -155,10 +155,10 @@ std::vector<mem::Segment> WithoutRanges(const std::vector<mem::Segment>& runs,
 
 // A copy cut short: the pages whose bytes are past its end are left out of the views, and
 // the cut is the first warning (what fails later follows from it).
-absl::Status TakeTruncation(const std::string& path, const DumpShape& d,
+absl::Status TakeTruncation(const std::string& path, const io::ByteSource& file,
+                            const DiskdumpSummary& summary, const DumpShape& d,
                             std::vector<mem::Segment>& runs, SnapshotParts& parts) {
-  KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
-  KCOREFS_ASSIGN_OR_RETURN(std::optional<Truncation> t, FindTruncation(*file));
+  KCOREFS_ASSIGN_OR_RETURN(std::optional<Truncation> t, FindTruncation(file, summary));
   if (!t) return absl::OkStatus();
   kernel::Truncation k{path, t->needed, t->have, {}};
   for (const auto& [first, last] : t->missing) k.missing_phys.push_back({first * d.page_size, last * d.page_size});
@@ -203,7 +203,10 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenKdump(const std::string& path,
 
   SnapshotParts parts;
   KCOREFS_ASSIGN_OR_RETURN(std::vector<mem::Segment> runs, PresentRuns(p, shape, source));
-  KCOREFS_RETURN_IF_ERROR(TakeTruncation(path, shape, runs, parts));
+  // The dump's own layout, read once: the summary for `info`, and a copy cut short.
+  KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
+  KCOREFS_ASSIGN_OR_RETURN(std::optional<DiskdumpSummary> sum, ReadDiskdumpSummary(*file));
+  if (sum) KCOREFS_RETURN_IF_ERROR(TakeTruncation(path, *file, *sum, shape, runs, parts));
   if (runs.empty()) {
     return absl::DataLossError(absl::StrCat(parts.hints.truncation->Headline(), ": no page is left"));
   }
@@ -216,8 +219,6 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenKdump(const std::string& path,
   ReadCpus(p, parts.hints, parts.warnings);
   parts.format = absl::StrCat(shape.description.empty() ? shape.format : shape.description,
                               " (libkdumpfile)");
-  KCOREFS_ASSIGN_OR_RETURN(auto file, io::FileByteSource::Open(path));
-  KCOREFS_ASSIGN_OR_RETURN(std::optional<DiskdumpSummary> sum, ReadDiskdumpSummary(*file));
   if (sum) {
     absl::StrAppend(&parts.format, ": ", sum->compression, " compression",
                     sum->dump_level >= 0 ? absl::StrCat(", dump level ", sum->dump_level) : "",
