@@ -150,24 +150,26 @@ class FileCache {
       }
     }
   }
-  // The file's SHA-256, computed once per version of the file: a rescan that finds it
-  // unchanged (same size, mtime and inode) reuses the verdict.
-  absl::StatusOr<std::string> Sha256(const std::string& name) {
+  // The SHA-256 ComputeSha256 found for the file (computed once per version of the file:
+  // a rescan that finds it unchanged, same size, mtime and inode, reuses the verdict).
+  absl::StatusOr<std::string> Sha256(const std::string& name) const {
     auto it = files_.find(name);
-    if (it == files_.end()) return absl::InternalError(absl::StrCat(name, " is not in the set"));
-    if (!it->second.sha256) it->second.sha256 = kmemdump::Sha256Hex(*it->second.source);
+    if (it == files_.end() || !it->second.sha256) {
+      return absl::InternalError(absl::StrCat(name, "'s sha256 was not computed"));
+    }
     return *it->second.sha256;
   }
-  // Computes the digests of `names` not known yet on a few threads: a set of 10,000 small
-  // files is 10,000 opens and reads, bound by system calls rather than by the hash.
+  // Computes the digests of `names` not known yet, on a few threads when there are many:
+  // a set of 10,000 small files is 10,000 opens and reads, bound by system calls rather
+  // than by the hash.
   void ComputeSha256(const std::vector<std::string>& names) {
     std::vector<Entry*> todo;
     for (const std::string& n : names) {
       auto it = files_.find(n);
       if (it != files_.end() && !it->second.sha256) todo.push_back(&it->second);
     }
-    const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
-    if (todo.size() < 64 || threads == 1) return;  // Sha256() does the rest one by one
+    const size_t threads = todo.size() < 64 ? 1
+        : std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
     std::atomic<size_t> next{0};
     std::vector<std::thread> pool;
     for (size_t t = 0; t < threads; ++t) {
@@ -357,7 +359,9 @@ class DirectoryAssembler {
     return absl::OkStatus();
   }
 
-  // Every digest the manifest asks to check, at once (see FileCache::ComputeSha256).
+  // Every digest the manifest asks to check, at once (see FileCache::ComputeSha256); Bind
+  // reads the verdicts. Bind's conditions for checking are these: a sha256, a file in the
+  // listing, not empty.
   absl::Status ComputeDigests() {
     std::vector<std::string> names;
     for (const RegionSpec& s : specs_) {
